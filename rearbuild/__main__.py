@@ -1,0 +1,3 @@
+from rearbuild.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""The one wrapper for external commands.
+
+Every program rearbuild starts goes through run(): it logs the argv (shell-quoted, so a user can paste it),
+the exit status and, in -D mode, the output; a failure becomes a UserError that names the command, its exit
+status or signal and the last lines it printed, so nobody has to rerun with set -x to see what broke.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from rearbuild.errors import UserError
+
+log = logging.getLogger("rearbuild.run")
+
+StrPath = str | os.PathLike[str]
+
+# Set by the command line for -D: log what every command printed, not only its argv and status.
+_trace_output = False
+
+
+def set_trace_output(enabled: bool) -> None:
+    global _trace_output
+    _trace_output = enabled
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8", "surrogateescape")
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode("utf-8", "surrogateescape")
+
+
+class CommandError(UserError):
+    """An external command failed; carries its result for callers that want to look closer."""
+
+    def __init__(self, message: str, result: Result | None, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
+
+
+def _describe_status(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+def _tail(data: bytes, lines: int = 3) -> str:
+    text = data.decode("utf-8", "replace").strip().splitlines()
+    return " | ".join(line.strip() for line in text[-lines:])
+
+
+def run(
+    argv: Sequence[StrPath],
+    *,
+    check: bool = True,
+    input: bytes | str | None = None,
+    stdout: IO[bytes] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: StrPath | None = None,
+    timeout: float | None = None,
+    ok_codes: Collection[int] = (0,),
+    hint: str | None = None,
+) -> Result:
+    """Run argv (never through a shell) and return its result.
+
+    stdout: a binary file to stream standard output into instead of capturing it (for large outputs).
+    ok_codes: exit statuses that count as success when check is true (e.g. tar's 1, "files changed").
+    """
+    args = tuple(os.fspath(a) for a in argv)
+    if not args:
+        raise ValueError("run() needs a command")
+    cmdline = shlex.join(args)
+    log.info("run: %s", cmdline)
+    data = input.encode() if isinstance(input, str) else input
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            args,
+            input=data,
+            stdin=subprocess.DEVNULL if data is None else None,
+            stdout=stdout if stdout is not None else subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=os.fspath(cwd) if cwd is not None else None,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        if cwd is not None and not os.path.isdir(cwd):
+            raise UserError(f"cannot run {args[0]}: directory {os.fspath(cwd)} does not exist") from exc
+        raise CommandError(
+            f"program {args[0]!r} not found",
+            None,
+            hint=hint or "install the package that provides it, or add its directory to PATH",
+        ) from exc
+    except PermissionError as exc:
+        raise CommandError(f"program {args[0]!r} is not executable: {exc}", None, hint=hint) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise CommandError(f"{cmdline} did not finish within {timeout} s", None, hint=hint) from exc
+    result = Result(args, proc.returncode, proc.stdout or b"", proc.stderr or b"")
+    elapsed = time.monotonic() - started
+    log.info("run: %s %s after %.3f s", args[0], _describe_status(result.returncode), elapsed)
+    if _trace_output:
+        if result.stdout:
+            log.debug("stdout of %s:\n%s", args[0], result.out.rstrip())
+        if result.stderr:
+            log.debug("stderr of %s:\n%s", args[0], result.err.rstrip())
+    elif result.returncode not in ok_codes and result.stderr:
+        log.info("stderr of %s:\n%s", args[0], result.err.rstrip())
+    if check and result.returncode not in ok_codes:
+        detail = _tail(result.stderr) or _tail(result.stdout)
+        message = f"{cmdline} {_describe_status(result.returncode)}"
+        if detail:
+            message += f": {detail}"
+        raise CommandError(message, result, hint=hint)
+    return result
