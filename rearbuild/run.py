@@ -75,6 +75,7 @@ def run(
     *,
     check: bool = True,
     input: bytes | str | None = None,
+    stdin: IO[bytes] | None = None,
     stdout: IO[bytes] | None = None,
     env: Mapping[str, str] | None = None,
     cwd: StrPath | None = None,
@@ -84,6 +85,7 @@ def run(
 ) -> Result:
     """Run argv (never through a shell) and return its result.
 
+    stdin: a binary file to read standard input from (for large inputs); exclusive with input.
     stdout: a binary file to stream standard output into instead of capturing it (for large outputs).
     ok_codes: exit statuses that count as success when check is true (e.g. tar's 1, "files changed").
     """
@@ -93,12 +95,14 @@ def run(
     cmdline = shlex.join(args)
     log.info("run: %s", cmdline)
     data = input.encode() if isinstance(input, str) else input
+    if data is not None and stdin is not None:
+        raise ValueError("run() takes input or stdin, not both")
     started = time.monotonic()
     try:
         proc = subprocess.run(
             args,
             input=data,
-            stdin=subprocess.DEVNULL if data is None else None,
+            stdin=stdin if stdin is not None else (subprocess.DEVNULL if data is None else None),
             stdout=stdout if stdout is not None else subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None,

@@ -1,0 +1,1 @@
+"""Building the rescue system: rootfs composition, the initrd writer and its compression."""

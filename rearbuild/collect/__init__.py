@@ -1,0 +1,1 @@
+"""Collectors: what a recovery needs, read from a host (or a sysroot) into the manifest."""

@@ -1,0 +1,1 @@
+"""The disk layout: typed records, ReaR's disklayout.conf, dependencies and the creation order."""
