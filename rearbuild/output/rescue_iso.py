@@ -1,0 +1,119 @@
+"""The rescue ISO: kernel + initrd + boot menus + isolinux + the EFI boot image, put together.
+
+Layout (ReaR's, rear-upstream-study.md §4.4, so that documentation about ReaR ISOs stays true):
+
+    /isolinux/isolinux.bin, ldlinux.c32, menu.c32, ...   BIOS boot
+    /isolinux/isolinux.cfg, kernel, initrd.cgz
+    /isolinux/boot.cat                                    El Torito boot catalog
+    /boot/efiboot.img                                     UEFI boot (FAT: EFI/BOOT/BOOTX64.EFI, ...)
+    /boot/grub/grub.cfg                                   the UEFI menu
+    /.disk/info                                           how Debian's signed GRUB finds its ISO
+    /.disk/rearbuild-<id>                                 how every GRUB config here finds *this* ISO
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from rearbuild.errors import UserError
+from rearbuild.output.bootloader import EfiLoader, IsolinuxFiles, find_isolinux
+from rearbuild.output.bootmenu import (
+    BootMenu,
+    IsoDefault,
+    SerialConsole,
+    render_grub_cfg,
+    render_grub_early_cfg,
+    render_isolinux_cfg,
+)
+from rearbuild.output.efi import write_fat_image
+from rearbuild.output.iso import DEFAULT_VOLUME_ID, IsoBoot, IsoImage, IsoSource, write_iso
+from rearbuild.output.pinned import derive_bytes, derive_u32
+
+ISOLINUX_DIR = "/isolinux"
+KERNEL_PATH = f"{ISOLINUX_DIR}/kernel"
+INITRD_PATH = f"{ISOLINUX_DIR}/initrd.cgz"
+EFI_IMAGE_PATH = "/boot/efiboot.img"
+GRUB_CFG_PATH = "/boot/grub/grub.cfg"
+DISK_INFO_PATH = "/.disk/info"
+TTYS0 = SerialConsole(unit=0, speed=115200)
+
+
+def marker_path(seed: str) -> str:
+    """The file that identifies this build's ISO to GRUB's `search --file`."""
+    return f"/.disk/rearbuild-{derive_bytes(seed, 'iso-marker', 8).hex()}"
+
+
+def build_rescue_iso(
+    out: Path,
+    *,
+    kernel: Path,
+    initrd: Path,
+    epoch: int,
+    seed: str,
+    cmdline: Sequence[str] = (),
+    iso_default: IsoDefault = IsoDefault.BOOTHD,
+    timeout_ds: int | None = 50,
+    recover_mode: str | None = None,
+    serial: SerialConsole | None = TTYS0,
+    efi_loader: EfiLoader | None = EfiLoader.STANDALONE_GRUB,
+    volume_id: str = DEFAULT_VOLUME_ID,
+    hybrid: bool = True,
+    extra_files: Mapping[str, IsoSource] | None = None,
+    isolinux: IsolinuxFiles | None = None,
+) -> IsoImage:
+    """Build the bootable rescue ISO at `out`.
+
+    cmdline: kernel parameters of the Linux entries (e.g. console=tty0 console=ttyS0,115200).
+    iso_default, timeout_ds, recover_mode: ReaR's ISO_DEFAULT, the menu timeout in 1/10 s (None: wait),
+    ISO_RECOVER_MODE. efi_loader None makes a BIOS-only ISO. extra_files: more files (ISO path -> source);
+    they must not replace the boot files. epoch and seed make the result reproducible.
+    """
+    marker = marker_path(seed)
+    menu = BootMenu(
+        kernel=KERNEL_PATH,
+        initrd=INITRD_PATH,
+        marker=marker,
+        cmdline=tuple(cmdline),
+        default=iso_default,
+        timeout_ds=timeout_ds,
+        recover_mode=recover_mode,
+        serial=serial,
+    )
+    syslinux = isolinux if isolinux is not None else find_isolinux()
+    files: dict[str, IsoSource] = {
+        f"{ISOLINUX_DIR}/isolinux.bin": syslinux.isolinux_bin,
+        f"{ISOLINUX_DIR}/isolinux.cfg": render_isolinux_cfg(menu).encode(),
+        KERNEL_PATH: kernel,
+        INITRD_PATH: initrd,
+        marker: marker.rpartition("-")[2].encode() + b"\n",
+        DISK_INFO_PATH: f"Relax-and-Recover rescue system {volume_id}\n".encode(),
+    }
+    files.update({f"{ISOLINUX_DIR}/{name}": path for name, path in syslinux.modules.items()})
+    for name, source in (extra_files or {}).items():
+        key = "/" + name.lstrip("/")
+        if key in files or key in (EFI_IMAGE_PATH, GRUB_CFG_PATH):
+            raise UserError(f"the extra ISO file {key} would replace a boot file of the rescue ISO")
+        files[key] = source
+    with tempfile.TemporaryDirectory(
+        prefix=".rescue-iso-", dir=out.parent if out.parent.exists() else None
+    ) as tmp:
+        workdir = Path(tmp)
+        if efi_loader is not None:
+            files[GRUB_CFG_PATH] = render_grub_cfg(menu).encode()
+            efi_files = efi_loader.efi_files(workdir, early_config=render_grub_early_cfg(marker))
+            image = write_fat_image(
+                workdir / "efiboot.img",
+                efi_files,
+                epoch=epoch,
+                volume_id=derive_u32(seed, "efiboot-volume-id"),
+            )
+            files[EFI_IMAGE_PATH] = image.path
+        boot = IsoBoot(
+            bios=f"{ISOLINUX_DIR}/isolinux.bin",
+            catalog=f"{ISOLINUX_DIR}/boot.cat",
+            efi=EFI_IMAGE_PATH if efi_loader is not None else None,
+            hybrid=hybrid,
+        )
+        return write_iso(out, files, epoch=epoch, seed=seed, volume_id=volume_id, boot=boot)
