@@ -1,0 +1,225 @@
+"""The command line of rear: `rearbuild [-h] [-V] [-v] [-d] [-D] [-s] [-S] [-c DIR] [-C FILE] [-r KERNEL] [-n]
+[-e] WORKFLOW [ARGS]`, the same letters and meanings as ReaR (study §1.1), plus long options that redirect
+every directory.
+
+Lifecycle of a run: options -> lock -> log file -> build area -> configuration -> workflow -> cleanup. The build
+area is removed after success, failure and Ctrl-C unless -d or KEEP_BUILD_DIR says to keep it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+
+from rearbuild import __version__, engine
+from rearbuild.config.loader import LoadRequest, load
+from rearbuild.context import TARGET_FS_ROOT, Context, Options
+from rearbuild.dump import dump
+from rearbuild.errors import InternalError, UserError
+from rearbuild.facts import detect
+from rearbuild.lock import RunLock
+from rearbuild.log import close_logfile, notice, open_logfile, setup_console
+from rearbuild.paths import Paths
+from rearbuild.run import set_trace_output
+from rearbuild.workflow import Locking, Workflow
+
+log = logging.getLogger("rearbuild")
+
+
+class Terminated(BaseException):
+    """SIGTERM/SIGHUP: unwind like Ctrl-C so that cleanup runs."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rearbuild",
+        description="Relax-and-Recover, built as a rescue-image factory.",
+        add_help=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Workflows:\n" + "\n".join(f"  {w.value:<13} {w.description}" for w in Workflow),
+    )
+    p.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    p.add_argument("-V", "--version", action="store_true", help="show the version and exit")
+    p.add_argument("-v", "--verbose", action="store_true", help="show progress on the terminal")
+    p.add_argument("-d", "--debug", action="store_true", help="debug messages; keep the build area")
+    p.add_argument("-D", "--debugscripts", action="store_true",
+                   help="like -d, and log every external command with its output")
+    p.add_argument("-s", "--simulate", action="store_true", help="list the recipes that would run; run nothing")
+    p.add_argument("-S", "--step", action="store_true", help="ask before each recipe")
+    p.add_argument("-c", "--config-dir", metavar="DIR", help="configuration directory (default /etc/rear)")
+    p.add_argument("-C", "--config", metavar="FILE", action="append", default=[],
+                   help="additional configuration file, read last (repeatable)")
+    p.add_argument("-r", "--kernel", metavar="KERNEL", help="kernel version of the rescue system")
+    p.add_argument("-n", "--non-interactive", action="store_true", help="never wait for input")
+    p.add_argument("-e", "--expose-secrets", action="store_true", help="show secret values in dump and logs")
+    p.add_argument("--var-dir", metavar="DIR", help="state directory (default /var/lib/rear)")
+    p.add_argument("--log-dir", metavar="DIR", help="log directory (default /var/log/rear)")
+    p.add_argument("--share-dir", metavar="DIR", help="recipes, skel, images, shipped conf (default: package)")
+    p.add_argument("--tmpdir", metavar="DIR", help="where the build area is made (default $TMPDIR or /var/tmp)")
+    p.add_argument("workflow", nargs="?", default="help", help="what to do (see below)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the workflow")
+    return p
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
+def _log_path(paths: Paths, hostname: str, workflow: Workflow) -> Path:
+    name = f"rear-{hostname}.log"
+    # A lockless run (dump) must not replace the log of a run that may be going on (ReaR: $LOGFILE.lockless).
+    return paths.log_dir / (name + ".lockless" if workflow.locking is Locking.NONE else name)
+
+
+def _make_build_dir(paths: Paths) -> Path:
+    try:
+        paths.tmpdir.mkdir(parents=True, exist_ok=True)
+        build = Path(tempfile.mkdtemp(prefix="rear.", dir=paths.tmpdir))
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the build area in {paths.tmpdir}: {exc.strerror}",
+            hint="point TMPDIR or --tmpdir to a writable directory",
+        ) from exc
+    for sub in ("rootfs", "tmp"):
+        (build / sub).mkdir()
+    return build
+
+
+def _keep_build_dir(ctx: Context | None, options: Options, failed: bool) -> bool:
+    if options.debug:
+        return True
+    if ctx is None or "KEEP_BUILD_DIR" not in ctx.config:
+        return False
+    word = ctx.text("KEEP_BUILD_DIR").strip().lower()
+    if word == "errors":
+        return failed
+    try:
+        return ctx.flag("KEEP_BUILD_DIR")
+    except UserError:
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    debug = args.debug or args.debugscripts
+    setup_console(2 if debug else 1 if args.verbose else 0)
+    set_trace_output(args.debugscripts)
+    if args.version:
+        print(f"rearbuild {__version__} (Relax-and-Recover compatible)")
+        return 0
+    if args.help:
+        _parser().print_help()
+        return 0
+    try:
+        workflow = Workflow.parse(args.workflow)
+    except UserError as exc:
+        log.error("%s", exc.message)
+        if exc.hint:
+            log.error("hint: %s", exc.hint)
+        return 1
+    if workflow is Workflow.HELP:
+        _parser().print_help()
+        return 0
+    options = Options(
+        workflow=workflow.value, args=tuple(args.args), verbose=args.verbose or debug, debug=debug,
+        debugscripts=args.debugscripts, simulate=args.simulate, step=args.step,
+        non_interactive=args.non_interactive, expose_secrets=args.expose_secrets, kernel_version=args.kernel,
+        extra_config=tuple(args.config),
+    )
+    paths = Paths.resolve(config_dir=args.config_dir, var_dir=args.var_dir, log_dir=args.log_dir,
+                          share_dir=args.share_dir, tmpdir=args.tmpdir)
+    previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _run(workflow, options, paths)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
+    facts = detect()
+    ctx: Context | None = None
+    build_dir: Path | None = None
+    logfile: Path | None = None
+    failed = True
+    with ExitStack() as stack:
+        try:
+            if workflow.locking is Locking.EXCLUSIVE and not options.simulate:
+                stack.enter_context(RunLock(paths.var_dir / "lock" / "rearbuild.lock", workflow.value))
+            logfile = _log_path(paths, facts.hostname, workflow)
+            try:
+                handler = open_logfile(logfile, debug=options.debug)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot write the log file {logfile}: {exc.strerror}",
+                    hint="run as root, or point --log-dir (REARBUILD_LOG_DIR) to a writable directory",
+                ) from exc
+            stack.callback(close_logfile, handler)
+            log.info("rearbuild %s %s, pid %d, argv %s", __version__, workflow.value, os.getpid(), sys.argv)
+            if workflow.needs_build_dir and not options.simulate:
+                build_dir = _make_build_dir(paths)
+            recovery_mode = paths.rescue_marker.exists()
+            readonly = {
+                "CONFIG_DIR": str(paths.config_dir), "SHARE_DIR": str(paths.share_dir),
+                "VAR_DIR": str(paths.var_dir), "LOG_DIR": str(paths.log_dir), "TMPDIR": str(paths.tmpdir),
+                "WORKFLOW": workflow.config_name, "BUILD_DIR": str(build_dir or ""),
+                "ROOTFS_DIR": str(build_dir / "rootfs") if build_dir else "",
+                "TMP_DIR": str(build_dir / "tmp") if build_dir else "",
+                "TARGET_FS_ROOT": TARGET_FS_ROOT, "RECOVERY_MODE": "y" if recovery_mode else "",
+                "REARBUILD_VERSION": __version__,
+            }
+            presets = {
+                "HOSTNAME": facts.hostname,
+                "VERBOSE": "y" if options.verbose else "", "DEBUG": "y" if options.debug else "",
+                "SIMULATE": "y" if options.simulate else "",
+                "NON_INTERACTIVE": "y" if options.non_interactive else "",
+                "EXPOSE_SECRETS": "y" if options.expose_secrets else "",
+            }
+            if options.kernel_version:
+                presets["KERNEL_VERSION"] = options.kernel_version
+            config, facts = load(LoadRequest(
+                paths=paths, workflow=workflow.config_name, facts=facts, readonly=readonly, presets=presets,
+                extra_files=options.extra_config, recovery_mode=recovery_mode,
+            ))
+            ctx = Context(options=options, paths=paths, facts=facts, config=config, build_dir=build_dir,
+                          log_file=logfile, recovery_mode=recovery_mode)
+            if workflow is Workflow.DUMP:
+                dump(ctx)
+                status = 0
+            else:
+                engine.execute(workflow, ctx)
+                status = int(ctx.results.get("exit_status", 0))
+            failed = False
+            return status
+        except UserError as exc:
+            log.debug("%s", traceback.format_exc())
+            log.error("%s", exc.message)
+            if exc.hint:
+                log.error("hint: %s", exc.hint)
+            return 1
+        except (KeyboardInterrupt, Terminated) as exc:
+            log.error("aborted (%s)", "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else exc)
+            return 130 if isinstance(exc, KeyboardInterrupt) else 143
+        except (InternalError, Exception) as exc:
+            log.debug("%s", traceback.format_exc())
+            where = f"; details in {logfile}" if logfile else ""
+            log.error("BUG in rearbuild: %s: %s%s", type(exc).__name__, exc, where)
+            log.error("hint: please report it with the log file")
+            return 2
+        finally:
+            if build_dir is not None:
+                if _keep_build_dir(ctx, options, failed):
+                    notice("build area kept: %s", build_dir)
+                else:
+                    shutil.rmtree(build_dir, ignore_errors=True)
+    raise InternalError("unreachable")  # pragma: no cover

@@ -1,0 +1,119 @@
+"""The effective configuration: every variable with its value and the file that set it last.
+
+Config is frozen. Reading a variable that default.conf does not define is an InternalError: default.conf is the
+reference of every variable the project uses (the seed's rule), and this makes the rule enforceable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from rearbuild.config.bashstate import Value
+from rearbuild.errors import InternalError, UserError
+
+# ReaR's is_true / is_false (lib/global-functions.sh): the words a user may write for yes and no.
+_TRUE_WORDS = frozenset({"y", "yes", "true", "1", "on", "ja", "j", "si", "oui", "t"})
+_FALSE_WORDS = frozenset({"n", "no", "false", "0", "off", "nein", "f"})
+
+# Names whose values are secrets: masked in `dump` unless -e, never written to logs (ReaR's SECRET_VARIABLES idea).
+_SECRET_RE = re.compile(r"(PASSWORD|PASSPHRASE|_PASS$|SECRET|TOKEN|CRYPT_KEY|_KEY$|_PSK$)")
+
+
+def is_secret(name: str) -> bool:
+    return bool(_SECRET_RE.search(name))
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: Value
+    origin: str
+
+    @property
+    def is_array(self) -> bool:
+        return not isinstance(self.value, str)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Read-only view of the effective configuration."""
+
+    settings: Mapping[str, Setting]
+    files: tuple[str, ...] = ()
+    known: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, values: Mapping[str, Value], origins: Mapping[str, str], *, files: tuple[str, ...] = (),
+           known: frozenset[str] = frozenset()) -> Config:
+        settings = {n: Setting(n, v, origins.get(n, "<unknown>")) for n, v in sorted(values.items())}
+        return cls(MappingProxyType(settings), files, known)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.settings
+
+    def __iter__(self) -> Iterator[Setting]:
+        return iter(self.settings.values())
+
+    def _get(self, name: str) -> Setting:
+        try:
+            return self.settings[name]
+        except KeyError:
+            raise InternalError(f"configuration variable {name} is not defined in default.conf") from None
+
+    def raw(self, name: str) -> Value:
+        return self._get(name).value
+
+    def origin(self, name: str) -> str:
+        return self._get(name).origin
+
+    def text(self, name: str) -> str:
+        """The value as one string; an array reads as bash's "${NAME[*]}"."""
+        value = self._get(name).value
+        if isinstance(value, str):
+            return value
+        return " ".join(v if isinstance(v, str) else v[1] for v in value)
+
+    def items(self, name: str) -> tuple[str, ...]:
+        """The value as a list: an array's elements, or a scalar split into words (ReaR accepts both)."""
+        value = self._get(name).value
+        if isinstance(value, str):
+            return tuple(value.split())
+        return tuple(v if isinstance(v, str) else v[1] for v in value)
+
+    def mapping(self, name: str) -> dict[str, str]:
+        value = self._get(name).value
+        if isinstance(value, str):
+            raise UserError(f"{name} must be an associative array (set by {self.origin(name)})")
+        return {v[0]: v[1] for v in value if isinstance(v, tuple)}
+
+    def flag(self, name: str) -> bool:
+        """True for ReaR's yes-words; empty and the no-words are false; anything else is an error."""
+        word = self.text(name).strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS or word == "":
+            return False
+        raise UserError(
+            f"{name}={self.text(name)!r} (set by {self.origin(name)}) is neither yes nor no",
+            hint=f"set {name} to y or n",
+        )
+
+    def number(self, name: str) -> int:
+        word = self.text(name).strip()
+        try:
+            return int(word)
+        except ValueError:
+            raise UserError(
+                f"{name}={word!r} (set by {self.origin(name)}) is not a whole number",
+                hint=f"set {name} to a number",
+            ) from None
+
+    def with_values(self, values: Mapping[str, Value], origin: str) -> Config:
+        """A new Config with some values replaced (for run state that stages derive, e.g. rescue.conf)."""
+        settings = dict(self.settings)
+        for name, value in values.items():
+            settings[name] = Setting(name, value, origin)
+        return Config(MappingProxyType(dict(sorted(settings.items()))), self.files, self.known)

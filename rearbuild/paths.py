@@ -1,0 +1,64 @@
+"""Where rearbuild reads and writes: ReaR's directories, each one redirectable by option or environment.
+
+Tests and unprivileged users point all of them into a temporary directory; the defaults are ReaR's (FHS).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import rearbuild
+
+# The package directory holds what ReaR keeps in /usr/share/rear: conf/, recipes/, skel/, images/.
+PACKAGE_DIR = Path(rearbuild.__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Paths:
+    share_dir: Path
+    config_dir: Path
+    var_dir: Path
+    log_dir: Path
+    tmpdir: Path
+    # /etc/rear-release exists only inside a rescue system (ReaR's build/default/970_add_rear_release.sh).
+    rescue_marker: Path
+
+    @property
+    def default_conf(self) -> Path:
+        return self.share_dir / "conf" / "default.conf"
+
+    @property
+    def layout_dir(self) -> Path:
+        return self.var_dir / "layout"
+
+    @property
+    def recovery_dir(self) -> Path:
+        return self.var_dir / "recovery"
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        config_dir: str | None = None,
+        var_dir: str | None = None,
+        log_dir: str | None = None,
+        share_dir: str | None = None,
+        tmpdir: str | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> Paths:
+        """Option first, then environment (REARBUILD_*_DIR, TMPDIR), then ReaR's default."""
+
+        def pick(option: str | None, env: str, default: str) -> Path:
+            return Path(option or environ.get(env) or default).absolute()
+
+        return cls(
+            share_dir=pick(share_dir, "REARBUILD_SHARE_DIR", str(PACKAGE_DIR)),
+            config_dir=pick(config_dir, "REARBUILD_CONFIG_DIR", "/etc/rear"),
+            var_dir=pick(var_dir, "REARBUILD_VAR_DIR", "/var/lib/rear"),
+            log_dir=pick(log_dir, "REARBUILD_LOG_DIR", "/var/log/rear"),
+            tmpdir=pick(tmpdir, "TMPDIR", "/var/tmp"),
+            rescue_marker=pick(None, "REARBUILD_RESCUE_MARKER", "/etc/rear-release"),
+        )

@@ -1,0 +1,163 @@
+"""Recipes: the ordered steps of a stage, gathered across layers (ReaR's SourceStage, study §1.2).
+
+A stage's recipes live in recipes/<stage>/<layer>/NNN_name.{py,sh} for every layer of rearbuild.layers (default,
+arch, OS, vendor, version; the same under $BACKUP/, $OUTPUT/ and $OUTPUT/$BACKUP/), plus the user's own in
+$CONFIG_DIR/recipes/<stage>/. All of a stage's recipes run in one global order: by NNN, then by name, wherever
+they live, so a vendor recipe 250_x runs between default's 200_y and 300_z.
+
+A Python recipe defines run(ctx). A shell recipe is sourced by bash with every configuration variable declared
+(scalars exported, the framework's read-only), ReaR's Log/LogPrint/Error functions, and what it sets for later
+stages read back into the context.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib.util
+import logging
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rearbuild.config.bashstate import BASH_OWN, EMIT_FUNCTION, bash_assignment, bash_quote, parse_dump
+from rearbuild.context import READONLY, Context
+from rearbuild.errors import InternalError, UserError
+from rearbuild.layers import recipe_layers
+from rearbuild.log import NOTICE
+from rearbuild.run import run
+
+log = logging.getLogger("rearbuild.recipes")
+
+_NAME_RE = re.compile(r"^(\d{3})_[^/]+\.(py|sh)$")
+
+
+class RecipeKind(enum.Enum):
+    PYTHON = "py"
+    SHELL = "sh"
+
+    def execute(self, recipe: Recipe, ctx: Context) -> None:
+        match self:
+            case RecipeKind.PYTHON:
+                _run_python(recipe, ctx)
+            case RecipeKind.SHELL:
+                _run_shell(recipe, ctx)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    path: Path
+    label: str  # shown by -s and in the log: path relative to the recipes root, or absolute for user recipes
+    number: int
+    kind: RecipeKind
+
+    @property
+    def sort_key(self) -> tuple[int, str, str]:
+        return (self.number, self.path.name, self.label)
+
+
+def discover(stage: str, ctx: Context) -> list[Recipe]:
+    roots = [(ctx.paths.share_dir / "recipes", True), (ctx.paths.config_dir / "recipes", False)]
+    variables = {k: v for k, v in ctx.variables().items() if isinstance(v, str)}
+    layers = recipe_layers(variables, ctx.text("BACKUP"), ctx.text("OUTPUT"))
+    found: dict[Path, Recipe] = {}
+    for root, shipped in roots:
+        directories = [root / stage / layer for layer in layers] if shipped else [root / stage]
+        for directory in directories:
+            if not directory.is_dir():
+                continue
+            for path in sorted(directory.iterdir()):
+                if not path.is_file() or path.suffix not in (".py", ".sh") or path.name == "__init__.py":
+                    continue
+                match = _NAME_RE.match(path.name)
+                if not match:
+                    log.warning("ignoring recipe %s: names must be NNN_name.py or NNN_name.sh", path)
+                    continue
+                label = str(path.relative_to(root)) if shipped else str(path)
+                found[path] = Recipe(path, label, int(match[1]), RecipeKind(match[2]))
+    return sorted(found.values(), key=lambda r: r.sort_key)
+
+
+def execute(recipe: Recipe, ctx: Context) -> None:
+    recipe.kind.execute(recipe, ctx)
+
+
+def _run_python(recipe: Recipe, ctx: Context) -> None:
+    module_name = "rearbuild_recipe_" + re.sub(r"\W", "_", recipe.label)
+    spec = importlib.util.spec_from_file_location(module_name, recipe.path)
+    if spec is None or spec.loader is None:
+        raise UserError(f"cannot load recipe {recipe.path}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise UserError(f"{recipe.path}:{exc.lineno}: syntax error in recipe: {exc.msg}") from exc
+    entry = getattr(module, "run", None)
+    if not callable(entry):
+        raise UserError(f"recipe {recipe.path} has no run(ctx) function", hint="define def run(ctx): ...")
+    entry(ctx)
+
+
+# ReaR's framework functions, for shell recipes written the ReaR way. Messages go to a file the framework
+# replays into its log; Error stops the recipe with a status the framework turns into a user error.
+_SHELL_FUNCTIONS = r"""
+Log() { printf 'I %s\n' "$*" >>"$__rb_msgs"; }
+Debug() { printf 'D %s\n' "$*" >>"$__rb_msgs"; }
+LogPrint() { printf 'N %s\n' "$*" >>"$__rb_msgs"; }
+LogPrintError() { printf 'W %s\n' "$*" >>"$__rb_msgs"; }
+Print() { LogPrint "$@"; }
+Error() { printf 'E %s\n' "$*" >>"$__rb_msgs"; exit 97; }
+BugError() { printf 'B %s\n' "$*" >>"$__rb_msgs"; exit 98; }
+StopIfError() { (( $? == 0 )) || Error "$@"; }
+is_true() { case "${1,,}" in y|yes|true|1|on|ja|j|si|oui|t) return 0 ;; esac; return 1; }
+is_false() { case "${1,,}" in n|no|false|0|off|nein|f) return 0 ;; esac; return 1; }
+has_binary() { local b; for b in "$@"; do type -P "$b" >/dev/null 2>&1 && return 0; done; return 1; }
+"""
+
+_LEVELS = {"I": logging.INFO, "D": logging.DEBUG, "N": NOTICE, "W": logging.WARNING}
+
+
+def _run_shell(recipe: Recipe, ctx: Context) -> None:
+    variables = ctx.variables()
+    with tempfile.TemporaryDirectory(prefix="rearbuild-recipe.") as tmp:
+        msgs, dump = Path(tmp, "messages"), Path(tmp, "dump")
+        lines = ["set +o posix", "shopt -s nullglob extglob", EMIT_FUNCTION, _SHELL_FUNCTIONS,
+                 f"__rb_msgs={bash_quote(str(msgs))}", f"exec 3>{bash_quote(str(dump))}"]
+        for name, value in sorted(variables.items()):
+            lines.append(bash_assignment(name, value))
+            if isinstance(value, str):
+                lines.append(f"export {name}")
+            if name in READONLY:
+                lines.append(f"readonly {name}")
+        lines += [f"cd {bash_quote(str(ctx.build_dir or tmp))}", "__rb_emit before",
+                  f"source {bash_quote(str(recipe.path))}", "__rb_emit after"]
+        result = run(["/bin/bash", "--noprofile", "--norc", "-c", "\n".join(lines)], check=False)
+        messages = msgs.read_text(errors="replace").splitlines() if msgs.exists() else []
+        data = dump.read_bytes() if dump.exists() else b""
+    failure = None
+    for line in messages:
+        level, _, text = line.partition(" ")
+        if level in ("E", "B"):
+            failure = (level, text)
+        else:
+            log.log(_LEVELS.get(level, logging.INFO), "%s", text)
+    if result.out.strip():
+        log.info("%s printed:\n%s", recipe.label, result.out.rstrip())
+    if result.err.strip():
+        log.info("%s printed on stderr:\n%s", recipe.label, result.err.rstrip())
+    if failure is not None:
+        if failure[0] == "B":
+            raise InternalError(f"{recipe.label}: {failure[1]}")
+        raise UserError(f"{failure[1]} (in {recipe.label})")
+    snapshots = parse_dump(data) if data else []
+    if len(snapshots) < 2:
+        # ReaR does not stop on a recipe's non-zero status; an `exit` leaves no state to read back.
+        log.warning("recipe %s exited (status %d) before it finished", recipe.label, result.returncode)
+        return
+    before, after = snapshots[0][1], snapshots[-1][1]
+    for name, value in after.items():
+        if name in BASH_OWN or name in READONLY:
+            continue
+        if before.get(name) != value:
+            ctx.vars[name] = value
+            log.debug("%s set %s", recipe.label, name)

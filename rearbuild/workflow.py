@@ -1,0 +1,123 @@
+"""Workflows and their stages (ReaR's lib/*-workflow.sh, study §1.3).
+
+A workflow is a sequence of stages; a stage runs the recipes found for it (rearbuild.recipes). A stage marked
+required that has no recipe makes the workflow fail before anything runs: a workflow must not pretend success.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from rearbuild.errors import UserError
+
+
+class Locking(enum.Enum):
+    """How a workflow shares the machine with other rearbuild runs (ReaR's LOCKLESS/SIMULTANEOUS lists)."""
+
+    EXCLUSIVE = "exclusive"  # one at a time
+    NONE = "none"  # read-only workflows: dump, help, checklayout
+    SIMULTANEOUS = "simultaneous"  # may run beside others: mkbackuponly, restoreonly
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # a directory below recipes/, e.g. "layout/save"
+    required: bool = True
+
+
+def _stages(*names: str) -> tuple[Stage, ...]:
+    # "init" runs first in every staged workflow (ReaR: SourceStage init); it may be empty.
+    return (Stage("init", required=False), *(Stage(n.rstrip("?"), not n.endswith("?")) for n in names))
+
+
+_RESCUE = ("prep", "layout/save", "rescue", "build", "pack", "output")
+_RECOVER = ("setup", "verify", "layout/prepare", "layout/recreate", "restore", "finalize", "wrapup")
+
+
+class Workflow(enum.Enum):
+    HELP = "help"
+    DUMP = "dump"
+    IMAGE = "image"
+    MKRESCUE = "mkrescue"
+    MKBACKUP = "mkbackup"
+    MKBACKUPONLY = "mkbackuponly"
+    SAVELAYOUT = "savelayout"
+    CHECKLAYOUT = "checklayout"
+    COLLECT = "collect"
+    RECOVER = "recover"
+    RESTOREONLY = "restoreonly"
+    FORMAT = "format"
+
+    @classmethod
+    def parse(cls, name: str) -> Workflow:
+        try:
+            return cls(name)
+        except ValueError:
+            raise UserError(
+                f"no workflow {name!r}",
+                hint="workflows: " + ", ".join(w.value for w in cls) + " (rearbuild help)",
+            ) from None
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTIONS[self]
+
+    @property
+    def locking(self) -> Locking:
+        if self in (Workflow.HELP, Workflow.DUMP, Workflow.CHECKLAYOUT):
+            return Locking.NONE
+        if self in (Workflow.MKBACKUPONLY, Workflow.RESTOREONLY):
+            return Locking.SIMULTANEOUS
+        return Locking.EXCLUSIVE
+
+    @property
+    def needs_build_dir(self) -> bool:
+        return self not in (Workflow.HELP, Workflow.DUMP)
+
+    @property
+    def config_name(self) -> str:
+        """The name used for $CONFIG_DIR/<workflow>.conf and $WORKFLOW; `image` is mkrescue."""
+        return Workflow.MKRESCUE.value if self is Workflow.IMAGE else self.value
+
+    def stages(self, *, backup_in_iso: bool = False) -> tuple[Stage, ...]:
+        """The stage sequence. backup_in_iso: BACKUP_URL=iso://, where mkbackup backs up before output."""
+        match self:
+            case Workflow.IMAGE | Workflow.MKRESCUE:
+                return _stages(*_RESCUE)
+            case Workflow.MKBACKUP:
+                if backup_in_iso:
+                    return _stages("prep", "layout/save", "rescue", "build", "pack", "backup", "output")
+                return _stages(*_RESCUE, "backup")
+            case Workflow.MKBACKUPONLY:
+                return _stages("prep", "layout/save", "backup")
+            case Workflow.SAVELAYOUT:
+                return _stages("layout/save")
+            case Workflow.CHECKLAYOUT:
+                return _stages("layout/precompare?", "prep", "layout/save", "layout/compare")
+            case Workflow.COLLECT:
+                return _stages("prep", "layout/save", "rescue")
+            case Workflow.RECOVER:
+                return _stages(*_RECOVER)
+            case Workflow.RESTOREONLY:
+                return _stages("setup", "verify", "restore", "wrapup")
+            case Workflow.FORMAT:
+                return _stages("format")
+            case Workflow.HELP | Workflow.DUMP:
+                return ()
+
+
+_DESCRIPTIONS = {
+    Workflow.HELP: "print this help",
+    Workflow.DUMP: "print the detected facts and every configuration variable with the file that set it",
+    Workflow.IMAGE: "build the rescue image(s) of this host (the everyday name for mkrescue)",
+    Workflow.MKRESCUE: "build the rescue image(s) of this host",
+    Workflow.MKBACKUP: "build the rescue image(s) and back up this host",
+    Workflow.MKBACKUPONLY: "back up this host without building a rescue image",
+    Workflow.SAVELAYOUT: "save the disk layout of this host",
+    Workflow.CHECKLAYOUT: "compare the saved and the current disk layout; exit 1 when it changed",
+    Workflow.COLLECT: "collect what a rescue image of this host needs into a manifest (-o FILE)",
+    Workflow.RECOVER: "recover this machine (in the rescue system)",
+    Workflow.RESTOREONLY: "restore the backup only, into the mounted target",
+    Workflow.FORMAT: "format a USB disk or tape as rescue medium",
+}
