@@ -1,0 +1,117 @@
+"""ReaR's exclusions applied to a disk layout (study §2.4 "Exclusions", §3 defaults).
+
+Each rule picks components and excludes them together with everything that depends on them; excluded
+records stay in the layout as `#keyword ...` lines, exactly as ReaR comments them out. The rules run in
+ReaR's order: EXCLUDE_RECREATE and ONLY_INCLUDE_VG (310_include_exclude), then AUTOEXCLUDE_PATH,
+AUTOEXCLUDE_MULTIPATH and AUTOEXCLUDE_DISKS (320_autoexclude), so that a disk whose only file system was
+excluded by path is excluded as unused.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from rearbuild.layout.deps import ComponentType, DependencyGraph, build_graph
+from rearbuild.layout.model import BtrfsSubvol, Entry, Item, Layout, LvmDev, LvmGrp
+
+log = logging.getLogger("rearbuild.layout.exclude")
+
+
+@dataclass(frozen=True)
+class ExclusionSettings:
+    """The exclusion variables of ReaR's default.conf, with ReaR's defaults."""
+
+    # AUTOEXCLUDE_DISKS=y: disks no mounted file system or active swap uses.
+    autoexclude_disks: bool = True
+    # AUTOEXCLUDE_MULTIPATH=y: multipath devices (for boot from SAN set it to n).
+    autoexclude_multipath: bool = True
+    # AUTOEXCLUDE_PATH=( /media /run /mnt /tmp ): mounts at or below these paths.
+    autoexclude_path: tuple[str, ...] = ("/media", "/run", "/mnt", "/tmp")
+    # EXCLUDE_RECREATE=( "fs:/backup" "/dev/vg" ... ): component names.
+    exclude_recreate: tuple[str, ...] = ()
+    # ONLY_INCLUDE_VG=( vg00 ): when not empty, every other volume group is excluded.
+    only_include_vg: tuple[str, ...] = ()
+
+
+_USERS = (ComponentType.FS, ComponentType.BTRFSMOUNTEDSUBVOL, ComponentType.SWAP)
+
+
+def _under(path: str, mountpoint: str) -> bool:
+    base = path.rstrip("/") or "/"
+    return mountpoint == base or base == "/" or mountpoint.startswith(base + "/")
+
+
+def excluded_components(layout: Layout, settings: ExclusionSettings, graph: DependencyGraph) -> set[str]:
+    """The names of the components the settings exclude (including those excluded already)."""
+    excluded = {c.name for c in graph.components if c.excluded}
+
+    def exclude_tree(name: str) -> None:
+        excluded.add(name)
+        excluded.update(graph.dependents(name))
+
+    for name in settings.exclude_recreate:
+        if graph.get(name) is None:
+            log.warning("EXCLUDE_RECREATE names %s, which is not in the disk layout", name)
+            continue
+        exclude_tree(name)
+
+    if settings.only_include_vg:
+        wanted = {vg.removeprefix("/dev/") for vg in settings.only_include_vg}
+        for component in graph.components:
+            if isinstance(component.record, LvmGrp) and component.record.vg_name not in wanted:
+                exclude_tree(component.name)
+
+    for component in graph.components:
+        mountpoint = getattr(component.record, "mountpoint", None)
+        if (
+            component.type.is_mount
+            and isinstance(mountpoint, str)
+            and any(_under(path, mountpoint) for path in settings.autoexclude_path)
+        ):
+            exclude_tree(component.name)
+
+    if settings.autoexclude_multipath:
+        for component in graph.components:
+            if component.type is ComponentType.MULTIPATH:
+                exclude_tree(component.name)
+
+    if settings.autoexclude_disks:
+        for component in graph.components:
+            if component.type not in (ComponentType.DISK, ComponentType.MULTIPATH):
+                continue
+            used = any(
+                (user := graph.get(name)) is not None and user.type in _USERS and name not in excluded
+                for name in graph.dependents(component.name)
+            )
+            if not used:
+                exclude_tree(component.name)
+
+    # A volume group that is not recreated needs no physical volumes either (ReaR comments out its lvmdev
+    # lines with the lvmgrp line).
+    for component in graph.components:
+        if isinstance(component.record, LvmGrp) and component.name in excluded:
+            for parent in graph.parents(component.name):
+                pv = graph.get(parent)
+                if pv is not None and isinstance(pv.record, LvmDev):
+                    excluded.add(parent)
+    return excluded
+
+
+def apply_exclusions(layout: Layout, settings: ExclusionSettings) -> Layout:
+    """A new layout in which every record the settings exclude is commented out."""
+    graph = build_graph(layout)
+    excluded = excluded_components(layout, settings, graph)
+    by_entry = {id(c.entry): c.name for c in graph.components}
+    items: list[Item] = []
+    for item in layout.items:
+        if isinstance(item, Entry) and not item.excluded:
+            name = by_entry.get(id(item))
+            record = item.record
+            if name is not None and name in excluded:
+                item = replace(item, excluded=True)
+            elif isinstance(record, BtrfsSubvol) and f"fs:{record.mountpoint}" in excluded:
+                # The subvolume lists are created with their file system and go with it.
+                item = replace(item, excluded=True)
+        items.append(item)
+    return replace(layout, items=tuple(items))
