@@ -28,7 +28,7 @@ from rearbuild.dump import dump
 from rearbuild.errors import InternalError, UserError
 from rearbuild.facts import detect
 from rearbuild.lock import RunLock
-from rearbuild.log import close_logfile, notice, open_logfile, setup_console
+from rearbuild.log import close_logfile, notice, open_logfile, setup_console, to_file
 from rearbuild.paths import Paths
 from rearbuild.run import set_trace_output
 from rearbuild.workflow import Locking, Workflow
@@ -202,7 +202,7 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
             failed = False
             return status
         except UserError as exc:
-            log.debug("%s", traceback.format_exc())
+            to_file("%s", traceback.format_exc())
             log.error("%s", exc.message)
             if exc.hint:
                 log.error("hint: %s", exc.hint)
@@ -211,7 +211,7 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
             log.error("aborted (%s)", "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else exc)
             return 130 if isinstance(exc, KeyboardInterrupt) else 143
         except (InternalError, Exception) as exc:
-            log.debug("%s", traceback.format_exc())
+            to_file("%s", traceback.format_exc())
             where = f"; details in {logfile}" if logfile else ""
             log.error("BUG in rearbuild: %s: %s%s", type(exc).__name__, exc, where)
             log.error("hint: please report it with the log file")

@@ -29,6 +29,15 @@ class _Console(logging.Formatter):
         return message
 
 
+def _not_file_only(record: logging.LogRecord) -> bool:
+    return not getattr(record, "file_only", False)
+
+
+def to_file(message: str, *args: object) -> None:
+    """For the log file only, whatever the verbosity (tracebacks of user errors)."""
+    log.info(message, *args, extra={"file_only": True})
+
+
 def setup_console(verbosity: int) -> None:
     """verbosity 0: notices, 1 (-v): progress, 2 (-d): debug."""
     root = logging.getLogger("rearbuild")
@@ -39,6 +48,7 @@ def setup_console(verbosity: int) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel({0: NOTICE, 1: logging.INFO}.get(verbosity, logging.DEBUG))
     console.setFormatter(_Console())
+    console.addFilter(_not_file_only)
     root.addHandler(console)
 
 

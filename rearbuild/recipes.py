@@ -5,7 +5,7 @@ arch, OS, vendor, version; the same under $BACKUP/, $OUTPUT/ and $OUTPUT/$BACKUP
 $CONFIG_DIR/recipes/<stage>/. All of a stage's recipes run in one global order: by NNN, then by name, wherever
 they live, so a vendor recipe 250_x runs between default's 200_y and 300_z.
 
-A Python recipe defines run(ctx). A shell recipe is sourced by bash with every configuration variable declared
+A Python recipe defines main(ctx). A shell recipe is sourced by bash with every configuration variable declared
 (scalars exported, the framework's read-only), ReaR's Log/LogPrint/Error functions, and what it sets for later
 stages read back into the context.
 """
@@ -92,9 +92,9 @@ def _run_python(recipe: Recipe, ctx: Context) -> None:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise UserError(f"{recipe.path}:{exc.lineno}: syntax error in recipe: {exc.msg}") from exc
-    entry = getattr(module, "run", None)
+    entry = getattr(module, "main", None)
     if not callable(entry):
-        raise UserError(f"recipe {recipe.path} has no run(ctx) function", hint="define def run(ctx): ...")
+        raise UserError(f"recipe {recipe.path} has no main(ctx) function", hint="define def main(ctx): ...")
     entry(ctx)
 
 

@@ -1,0 +1,180 @@
+"""The configuration cascade: ReaR's order, ReaR's syntax, errors that name file and line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rearbuild.config.bashstate import Layer, bash_assignment, clean_environment, evaluate
+from rearbuild.errors import UserError
+from tests.conftest import RearEnv
+
+Run = Callable[..., tuple[int, str, str]]
+
+REALISTIC_LOCAL_CONF = r"""# /etc/rear/local.conf as ReaR users write it
+OUTPUT=ISO
+BACKUP=NETFS
+BACKUP_URL=nfs://backupserver/srv/rear   # a comment after a value
+OUTPUT_URL="file:///var/lib/rear/output/$(echo iso)"
+BACKUP_PROG_EXCLUDE=( "${BACKUP_PROG_EXCLUDE[@]}" '/mnt/*' "/var/tmp/*" )
+PROGS+=( 'ethtool' "mt" )
+COPY_AS_IS+=( /etc/multipath.conf \
+              /etc/iscsi )
+if [ "$OUTPUT" = ISO ] ; then
+    ISO_DEFAULT=automatic
+else
+    ISO_DEFAULT=manual
+fi
+KERNEL_CMDLINE="$KERNEL_CMDLINE net.ifnames=0"
+SSH_ROOT_PASSWORD='s3cr3t "quoted" $notexpanded'
+"""
+
+
+def values(rear_env: RearEnv, run: Run, *extra: str) -> dict[str, str]:
+    status, out, err = run(*extra, "dump")
+    assert status == 0, err
+    result = {}
+    for line in out.splitlines():
+        if line.startswith("#") or "=" not in line:
+            continue
+        assignment, _, origin = line.partition("  # ")
+        name, _, value = assignment.rstrip().partition("=")
+        result[name] = f"{value}  @{origin}"
+    return result
+
+
+def test_realistic_rear_local_conf(rear_env: RearEnv, rearbuild: Run) -> None:
+    local = rear_env.write("etc/local.conf", REALISTIC_LOCAL_CONF)
+    v = values(rear_env, rearbuild)
+    assert v["BACKUP"] == f"'NETFS'  @{local}"
+    assert v["BACKUP_URL"].startswith("'nfs://backupserver/srv/rear'")
+    assert v["OUTPUT_URL"].startswith("'file:///var/lib/rear/output/iso'")
+    assert v["PROGS"].startswith("('ethtool' 'mt')")
+    assert v["COPY_AS_IS"].startswith("('/etc/multipath.conf' '/etc/iscsi')")
+    assert v["BACKUP_PROG_EXCLUDE"].startswith("('/mnt/*' '/var/tmp/*')")
+    assert v["ISO_DEFAULT"].startswith("'automatic'")
+    assert v["KERNEL_CMDLINE"].startswith("' net.ifnames=0'")
+    # secrets are masked unless -e
+    assert v["SSH_ROOT_PASSWORD"].startswith("'***'")
+    exposed = values(rear_env, rearbuild, "-e")
+    assert exposed["SSH_ROOT_PASSWORD"].startswith("""'s3cr3t "quoted" $notexpanded'""")
+
+
+def test_precedence_default_arch_os_vendor_site_local_extra(rear_env: RearEnv, rearbuild: Run) -> None:
+    # Each layer sets LEVEL and appends to TRAIL; the last file wins and every file is read in ReaR's order.
+    shared = rear_env.share_dir / "conf"
+    with (shared / "default.conf").open("a") as f:
+        f.write("\nLEVEL=default\nTRAIL=( default )\n")
+    os_conf = "OS_VENDOR=Debian\nOS_VERSION=12\n"
+    rear_env.write("etc/os.conf", os_conf)
+    files = {
+        "share/conf/Linux-i386.conf": "arch",
+        "share/conf/GNU/Linux.conf": "os",
+        "share/conf/Debian.conf": "vendor",
+        "share/conf/Debian/12.conf": "version",
+        "etc/mkrescue.conf": "workflow",
+        "etc/site.conf": "site",
+        "etc/local.conf": "local",
+        "etc/extra.conf": "extra",
+    }
+    for path, name in files.items():
+        rear_env.write(path, f"LEVEL={name}\nTRAIL+=( {name} )\n")
+    v = values(rear_env, rearbuild, "-C", "extra")
+    assert v["LEVEL"] == f"'extra'  @{rear_env.config_dir / 'extra.conf'}"
+    # workflow.conf is read for its workflow only (dump here), so it is absent from the trail
+    assert v["TRAIL"].startswith("('default' 'arch' 'os' 'vendor' 'version' 'site' 'local' 'extra')")
+    without_extra = values(rear_env, rearbuild)
+    assert without_extra["LEVEL"].startswith("'local'")
+
+
+def test_workflow_conf_applies_to_its_workflow(rear_env: RearEnv, rearbuild: Run) -> None:
+    dump_conf = rear_env.write("etc/dump.conf", "KERNEL_CMDLINE=from-dump-conf\n")
+    rear_env.write("etc/mkrescue.conf", "KERNEL_CMDLINE=from-mkrescue-conf\n")
+    assert values(rear_env, rearbuild)["KERNEL_CMDLINE"] == f"'from-dump-conf'  @{dump_conf}"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("OUTPUT=ISO\nif [ 1 = 1 ]; then\n  BACKUP=NETFS\nfi fi\n", 4, "syntax error"),
+        ("OUTPUT=ISO\n\nnot_a_command_xyz\n", 3, "command not found"),
+        ("CONFIG_DIR=/elsewhere\n", 1, "readonly"),
+        ("PROGS=( unterminated\n", 1, "matching `)'"),
+    ],
+)
+def test_bad_syntax_names_file_and_line(
+    rear_env: RearEnv, rearbuild: Run, text: str, line: int | None, words: str
+) -> None:
+    local = rear_env.write("etc/local.conf", text)
+    status, _out, err = rearbuild("dump")
+    assert status == 1
+    assert str(local) in err and words in err
+    if line is not None:
+        assert f"line {line}" in err
+    assert "Traceback" not in err
+
+
+def test_carriage_returns_are_refused(rear_env: RearEnv, rearbuild: Run) -> None:
+    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\r\nBACKUP=NETFS\r\n")
+    status, _, err = rearbuild("dump")
+    assert status == 1
+    assert f"{local}:1" in err and "carriage return" in err
+
+
+def test_unsupported_rear_setting_is_an_error_with_file_and_line(rear_env: RearEnv, rearbuild: Run) -> None:
+    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\n\nISO_MAX_SIZE=4400\n")
+    status, _, err = rearbuild("dump")
+    assert status == 1
+    assert f"{local}:3: ISO_MAX_SIZE" in err
+
+
+def test_unknown_variable_warns_with_a_suggestion(rear_env: RearEnv, rearbuild: Run) -> None:
+    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\nISO_DEFALT=automatic\n")
+    status, _, err = rearbuild("dump")
+    assert status == 0
+    assert f"{local}:2: ISO_DEFALT is not a rearbuild configuration variable (did you mean ISO_DEFAULT?)" in err
+
+
+def test_missing_extra_config_file(rear_env: RearEnv, rearbuild: Run) -> None:
+    status, _, err = rearbuild("-C", "nothere", "dump")
+    assert status == 1 and "nothere" in err and "not found" in err
+
+
+def test_environment_presets_only_what_default_conf_allows(rear_env: RearEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIGRATION_MODE", "true")
+    monkeypatch.setenv("OUTPUT", "USB")  # default.conf assigns OUTPUT unconditionally, as in ReaR
+    layers = [Layer("default", rear_env.share_dir / "conf" / "default.conf")]
+    result = evaluate(
+        [Layer("fw", assignments={"VAR_DIR": "/v", "HOSTNAME": "h"}), *layers],
+        env=clean_environment(frozenset({"MIGRATION_MODE", "OUTPUT"})),
+    )
+    assert result.values["MIGRATION_MODE"] == "true"
+    assert result.values["OUTPUT"] == "ISO"
+
+
+def test_values_round_trip_through_bash(tmp_path: Path) -> None:
+    tricky = ["it's", 'a "b"', "$HOME", "new\nline", "tab\there", "ünï", "*", ""]
+    conf = tmp_path / "x.conf"
+    conf.write_text(
+        "\n".join(
+            [
+                bash_assignment("A", tuple(tricky)),
+                bash_assignment("S", tricky[3]),
+                bash_assignment("M", (("k 1", "v'1"), ("k2", ""))),
+            ]
+        )
+        + "\n"
+    )
+    result = evaluate([Layer(str(conf), conf)], env=clean_environment())
+    assert result.values["A"] == tuple(tricky)
+    assert result.values["S"] == "new\nline"
+    assert result.values["M"] == (("k 1", "v'1"), ("k2", ""))
+
+
+def test_a_file_that_exits_is_refused(tmp_path: Path) -> None:
+    conf = tmp_path / "x.conf"
+    conf.write_text("OUTPUT=ISO\nexit 0\n")
+    with pytest.raises(UserError, match="exit"):
+        evaluate([Layer(str(conf), conf)], env=clean_environment())
