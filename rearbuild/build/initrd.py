@@ -136,9 +136,7 @@ def _private_tempfile(directory: Path, prefix: str) -> tuple[BinaryIO, Path]:
     return os.fdopen(fd, "wb"), Path(name)
 
 
-def build_segment(
-    segment: Segment, cache_dir: Path, epoch: int, *, verify: bool = True
-) -> tuple[Path, SegmentSize]:
+def build_segment(segment: Segment, cache_dir: Path, epoch: int, *, verify: bool = True) -> tuple[Path, SegmentSize]:
     """The compressed segment file in cache_dir, built unless an identical one is cached."""
     archive = CpioArchive.plan(segment.entries, epoch)
     digest = segment_digest(archive, segment.compression)
@@ -162,9 +160,7 @@ def build_segment(
         with out:
             uncompressed = segment.compression.compress_from(archive.write, out)
         if uncompressed != archive.size:
-            raise InternalError(
-                f"segment {segment.name}: wrote {uncompressed} bytes, planned {archive.size}"
-            )
+            raise InternalError(f"segment {segment.name}: wrote {uncompressed} bytes, planned {archive.size}")
         if verify:
             segment.compression.verify(tmp)
         path = cache_dir / f"{digest}.cpio{segment.compression.suffix}"
@@ -197,7 +193,8 @@ def build_initrd(
     for s in segments[:-1]:
         if s.compression is Compression.LZ4:
             # The kernel's legacy-LZ4 reader has no end-of-stream marker: it reads on until the buffer ends
-            # and takes the next archive for a corrupt chunk (lib/decompress_unlz4.c).
+            # and takes the next archive for a corrupt chunk (lib/decompress_unlz4.c). Measured with Debian's 6.1
+            # kernel: "Initramfs unpacking failed: Decoding failed".
             raise UserError(
                 f"initrd segment {s.name!r} is lz4-compressed but is not the last segment",
                 hint="lz4 can only compress the last initrd segment; choose zstd for the others",
