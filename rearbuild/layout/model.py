@@ -60,9 +60,7 @@ class Keyword(enum.Enum):
         return self not in _VERBATIM_KEYWORDS
 
 
-_VERBATIM_KEYWORDS = frozenset(
-    {Keyword.SMARTARRAY, Keyword.LOGICALDRIVE, Keyword.OPALDISK, Keyword.DASD_CHANNEL}
-)
+_VERBATIM_KEYWORDS = frozenset({Keyword.SMARTARRAY, Keyword.LOGICALDRIVE, Keyword.OPALDISK, Keyword.DASD_CHANNEL})
 
 
 class LabelType(enum.Enum):
@@ -318,7 +316,8 @@ class LvmVol:
     stripes: int | None = None
     mirrors: int | None = None
     extra: tuple[Option, ...] = ()
-    legacy_extents: int | None = None
+    # Informational: the current format does not carry it, so it is not part of the value.
+    legacy_extents: int | None = field(default=None, compare=False)
 
     @property
     def vg_name(self) -> str:

@@ -1,0 +1,89 @@
+"""ReaR's exclusions on disk layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rearbuild.layout.deps import creation_order
+from rearbuild.layout.disklayout import format_layout, parse_layout, read_layout
+from rearbuild.layout.exclude import ExclusionSettings, apply_exclusions
+from rearbuild.layout.model import Layout
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "layout"
+NOTHING = ExclusionSettings(autoexclude_disks=False, autoexclude_multipath=False, autoexclude_path=())
+
+
+def commented(layout: Layout) -> list[str]:
+    return [line for line in format_layout(layout).splitlines() if line.startswith("#") and line[1] != " "]
+
+
+def test_defaults_exclude_unused_disk_and_mnt() -> None:
+    layout = apply_exclusions(read_layout(FIXTURES / "wholedisk.conf"), ExclusionSettings())
+    assert [line.split()[0] for line in commented(layout)] == ["#disk", "#part", "#fs"]
+    assert "#fs /dev/vdb1 /mnt/scratch xfs" in format_layout(layout)
+    assert [c.name for c in creation_order(layout)] == ["/dev/vda", "fs:/"]
+
+
+def test_autoexclude_disks_keeps_disks_behind_raid_and_lvm() -> None:
+    layout = apply_exclusions(read_layout(FIXTURES / "raid1_lvm.conf"), ExclusionSettings())
+    assert {line.split()[1] for line in commented(layout)} == {"/dev/sdc"}
+    names = [c.name for c in creation_order(layout)]
+    assert "/dev/sdb" in names and "/dev/sdc" not in names
+
+
+def test_exclude_recreate_of_a_vg_takes_its_tree_and_pvs() -> None:
+    settings = ExclusionSettings(autoexclude_disks=False, exclude_recreate=("/dev/debian-vg",))
+    layout = apply_exclusions(read_layout(FIXTURES / "luks_lvm.conf"), settings)
+    names = [c.name for c in creation_order(layout)]
+    assert "pv:/dev/mapper/nvme0n1p3_crypt" not in names
+    assert "fs:/srv/data" not in names and "swap:/dev/mapper/debian--vg-swap_1" not in names
+    # /boot and /boot/efi are mounted below the excluded / and go with it, as in ReaR
+    assert "fs:/boot" not in names and "fs:/boot/efi" not in names
+    assert "/dev/mapper/nvme0n1p3_crypt" in names and "/dev/nvme0n1p2" in names
+
+
+def test_exclude_recreate_of_a_filesystem_takes_nested_mounts() -> None:
+    settings = ExclusionSettings(exclude_recreate=("fs:/boot",), autoexclude_disks=False)
+    layout = apply_exclusions(read_layout(FIXTURES / "luks_lvm.conf"), settings)
+    assert [line.split()[2] for line in commented(layout)] == ["/boot", "/boot/efi"]
+
+
+def test_only_include_vg() -> None:
+    text = (
+        "disk /dev/sda 100 gpt\npart /dev/sda 50 0 a lvm /dev/sda1\npart /dev/sda 50 50 b lvm /dev/sda2\n"
+        "lvmdev /dev/vg00 /dev/sda1\nlvmdev /dev/data /dev/sda2\n"
+        "lvmgrp /dev/vg00 4096\nlvmgrp /dev/data 4096\n"
+        "lvmvol /dev/vg00 root 10b linear\nlvmvol /dev/data big 10b linear\n"
+        "fs /dev/mapper/vg00-root / ext4\nfs /dev/mapper/data-big /srv xfs\n"
+    )
+    layout = apply_exclusions(parse_layout(text), ExclusionSettings(only_include_vg=("vg00",)))
+    assert commented(layout) == [
+        "#lvmdev /dev/data /dev/sda2",
+        "#lvmgrp /dev/data 4096",
+        "#lvmvol /dev/data big 10b linear",
+        "#fs /dev/mapper/data-big /srv xfs",
+    ]
+
+
+def test_btrfs_subvolume_lists_go_with_their_filesystem() -> None:
+    settings = ExclusionSettings(exclude_recreate=("fs:/",), autoexclude_disks=False)
+    layout = apply_exclusions(read_layout(FIXTURES / "btrfs_sles.conf"), settings)
+    lines = commented(layout)
+    assert "#btrfsdefaultsubvol /dev/vda2 / 268 @/.snapshots/1/snapshot" in lines
+    assert any(line.startswith("#fs /dev/vda3 /home") for line in lines)  # nested below /
+
+
+def test_no_settings_change_nothing_and_result_round_trips() -> None:
+    original = read_layout(FIXTURES / "gpt_lvm.conf")
+    assert apply_exclusions(original, NOTHING) == original
+    excluded = apply_exclusions(original, ExclusionSettings(exclude_recreate=("fs:/home",)))
+    assert parse_layout(format_layout(excluded)) == excluded
+    assert excluded != original
+
+
+def test_multipath_is_autoexcluded_by_default() -> None:
+    text = "multipath /dev/mapper/mpatha 1000 gpt sda,sdb\npart /dev/mapper/mpatha 500 1 p none /dev/mapper/mpatha1\n"
+    layout = apply_exclusions(parse_layout(text), ExclusionSettings(autoexclude_disks=False))
+    assert len(commented(layout)) == 2
+    kept = apply_exclusions(parse_layout(text), ExclusionSettings(autoexclude_multipath=False, autoexclude_disks=False))
+    assert commented(kept) == []
