@@ -146,8 +146,7 @@ def _group(record: Record) -> tuple[tuple[str, ...], tuple[str, ...]]:
             return ("btrfsmountedsubvol",), (
                 "# All mounted btrfs subvolumes (including mounted btrfs default subvolumes "
                 "and mounted btrfs snapshot subvolumes).",
-                "# Format: btrfsmountedsubvol <device> <subvolume_mountpoint> <mount_options> "
-                "<btrfs_subvolume_path>",
+                "# Format: btrfsmountedsubvol <device> <subvolume_mountpoint> <mount_options> <btrfs_subvolume_path>",
             )
         case BtrfsNoCopyOnWrite():
             return ("btrfsnocopyonwrite",), (
@@ -577,13 +576,10 @@ def _parse_lvmvol(w: list[str]) -> LvmVol:
     _positional(w, 3, None, "lvmvol")
     if len(w) == 4 and w[2].isdigit() and w[3].isdigit():
         # Old format: <extents> <size in sectors>, and no layout (lvcreate -l made a linear LV).
-        return LvmVol(
-            vg=w[0], name=w[1], size=int(w[3]) * _SECTOR, layout=("linear",), legacy_extents=int(w[2])
-        )
+        return LvmVol(vg=w[0], name=w[1], size=int(w[3]) * _SECTOR, layout=("linear",), legacy_extents=int(w[2]))
     if not w[2].endswith("b"):
         raise _FieldError(
-            f"lvmvol size {w[2]!r} is neither '<bytes>b' (current format) "
-            "nor '<extents> <sectors>' (old format)"
+            f"lvmvol size {w[2]!r} is neither '<bytes>b' (current format) nor '<extents> <sectors>' (old format)"
         )
     _positional(w, 4, None, "lvmvol")
     opts = _Options(w[4:], ":")
@@ -842,6 +838,5 @@ def require_supported(layout: Layout, creatable: Collection[Keyword] | None = No
         listing = "; ".join(p.describe(layout.source) for p in problems)
         raise UserError(
             f"the disk layout has components that cannot be recreated: {listing}",
-            hint="exclude them with EXCLUDE_RECREATE (or comment the lines out) if the recovery "
-            "does not need them",
+            hint="exclude them with EXCLUDE_RECREATE (or comment the lines out) if the recovery does not need them",
         )
