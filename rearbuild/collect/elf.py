@@ -245,9 +245,7 @@ class _Reader:
 
     def string(self, table_offset: int, table_size: int, index: int, what: str) -> str:
         if index >= table_size:
-            raise self.corrupt(
-                f"{what} string index {index} is outside the string table ({table_size} bytes)"
-            )
+            raise self.corrupt(f"{what} string index {index} is outside the string table ({table_size} bytes)")
         start = table_offset + index
         end_limit = min(table_offset + table_size, start + _MAX_STRING, len(self.data))
         end = self.data.find(b"\0", start, end_limit)

@@ -204,9 +204,7 @@ class DiskTree(Tree):
         super().__init__()
         root = os.path.abspath(os.fspath(sysroot))
         if not os.path.isdir(root):
-            raise UserError(
-                f"sysroot {root} is not a directory", hint="give the root of an installed system"
-            )
+            raise UserError(f"sysroot {root} is not a directory", hint="give the root of an installed system")
         self.sysroot = root
         self._prefix = "" if root == "/" else root
 
@@ -584,6 +582,7 @@ class Resolver:
         self._conf_dirs: tuple[str, ...] | None = None
         self._search_cache: dict[tuple[object, ...], _Found | Unresolved] = {}
         self._caps_cache: dict[tuple[int, ElfClass], LoaderCaps] = {}
+        self._scripts_open: set[str] = set()  # `#!` scripts being followed, against interpreter loops
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -704,9 +703,7 @@ class Resolver:
             by_name.setdefault(info.soname, obj)
         by_file[obj.real_path] = obj
         loaded.append(obj)
-        out.append(
-            ClosureEntry(found.path, obj.real_path, found.resolved.symlinks, reason, requester.path, name)
-        )
+        out.append(ClosureEntry(found.path, obj.real_path, found.resolved.symlinks, reason, requester.path, name))
         return True
 
     def _load_dlopens(
@@ -733,17 +730,13 @@ class Resolver:
             for alternatives, required in wanted:
                 start = len(loaded)
                 ok = any(
-                    self._load(
-                        s, obj, main, caps, by_name, by_file, loaded, out, unresolved, Reason.DLOPEN, False
-                    )
+                    self._load(s, obj, main, caps, by_name, by_file, loaded, out, unresolved, Reason.DLOPEN, False)
                     for s in alternatives
                 )
                 if not ok and required and alternatives:
                     unresolved.setdefault(Unresolved(obj.path, alternatives[0], "dlopen() target not found"))
                 # The dlopen()ed library's own dependencies, before looking at the next object.
-                self._load_needed(
-                    loaded, start, main, caps, by_name, by_file, out, unresolved, Reason.NEEDED
-                )
+                self._load_needed(loaded, start, main, caps, by_name, by_file, out, unresolved, Reason.NEEDED)
 
     def _hwcaps_variants(self, entries: list[ClosureEntry]) -> list[ClosureEntry]:
         extra = []
@@ -754,14 +747,10 @@ class Resolver:
             for level in self.tree.glob(f"{directory}/glibc-hwcaps/*/{name}"):
                 r = self.tree.resolve(level)
                 if r is not None and r.kind is FileKind.FILE:
-                    extra.append(
-                        ClosureEntry(level, r.real_path, r.symlinks, Reason.HWCAPS_VARIANT, entry.path, name)
-                    )
+                    extra.append(ClosureEntry(level, r.real_path, r.symlinks, Reason.HWCAPS_VARIANT, entry.path, name))
         return extra
 
-    def _script_interpreter(
-        self, root: str, real_path: str, unresolved: dict[Unresolved, None]
-    ) -> list[ClosureEntry]:
+    def _script_interpreter(self, root: str, real_path: str, unresolved: dict[Unresolved, None]) -> list[ClosureEntry]:
         """A `#!` script needs its interpreter (execve(2)), and the interpreter its closure."""
         data = self.tree.read_bytes(real_path)
         if data is None or not data.startswith(b"#!"):
@@ -770,16 +759,22 @@ class Resolver:
         if not words:
             return []
         interp = words[0].decode("utf-8", "surrogateescape")
+        if interp in self._scripts_open:
+            unresolved.setdefault(Unresolved(root, interp, "script interpreter loop"))
+            return []
         r = self.tree.resolve(interp)
         if r is None or r.kind is not FileKind.FILE:
             unresolved.setdefault(Unresolved(root, interp, "script interpreter missing"))
             return []
         entries = []
-        for entry in self._root_closure(interp, unresolved):
+        self._scripts_open.add(root)
+        try:
+            interp_closure = self._root_closure(interp, unresolved)
+        finally:
+            self._scripts_open.discard(root)
+        for entry in interp_closure:
             if entry.reason is Reason.ROOT:
-                entry = ClosureEntry(
-                    entry.path, entry.real_path, entry.symlinks, Reason.INTERPRETER, root, interp
-                )
+                entry = ClosureEntry(entry.path, entry.real_path, entry.symlinks, Reason.INTERPRETER, root, interp)
             entries.append(entry)
         return entries
 
@@ -833,9 +828,7 @@ class Resolver:
                 return Unresolved(obj.path, name, "relative path depends on the working directory")
             key: tuple[object, ...] = ("path", path, compat)
             if key not in self._search_cache:
-                self._search_cache[key] = self._try_dirs(
-                    name, [os.path.dirname(path)], main, obj, False, caps
-                )
+                self._search_cache[key] = self._try_dirs(name, [os.path.dirname(path)], main, obj, False, caps)
             return self._retarget(self._search_cache[key], obj)
         rpath = self._rpath_chain(obj, main, caps)
         runpath = self._path_dirs(obj.info.runpath, obj, caps) if obj.info.runpath else ()
@@ -971,9 +964,7 @@ def find_program(name: str, path: Sequence[str], sysroot: str | Tree = "/") -> s
     return None
 
 
-def verify_rootfs(
-    entries: Mapping[str, str | ImageLink], *, caps: LoaderCaps | None = None
-) -> tuple[Unresolved, ...]:
+def verify_rootfs(entries: Mapping[str, str | ImageLink], *, caps: LoaderCaps | None = None) -> tuple[Unresolved, ...]:
     """Every DT_NEEDED (and program interpreter) of every dynamic ELF file in a composed rootfs that ld.so
     could not resolve inside it. `entries` maps image paths to host source files or ImageLinks.
     This is ReaR's 990_verify_rootfs.sh (ldd in a chroot) without a chroot."""

@@ -502,3 +502,10 @@ def test_gcc_built_programs_match_ldd(tmp_path: Path) -> None:
     assert closure.unresolved == ()
     assert closure.paths == {"/usr/bin/prog", INTERP, "/opt/l/liba.so", "/opt/l/libb.so",
                              "/lib/x86_64-linux-gnu/libc.so.6"}  # fmt: skip
+
+
+def test_script_interpreter_loop_is_reported(sysroot: Path) -> None:
+    put(sysroot, "/usr/bin/a", b"#!/usr/bin/b\n")
+    put(sysroot, "/usr/bin/b", b"#!/usr/bin/a\n")
+    closure = resolve_closure(["/usr/bin/a"], str(sysroot), dlopen=False)
+    assert [u.detail for u in closure.unresolved] == ["script interpreter loop"]
