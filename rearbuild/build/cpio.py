@@ -178,9 +178,7 @@ class Entry:
         return cls(path, Kind.FILE, mode, source=source, sha256=sha256, size=size, link_group=link_group)
 
     @classmethod
-    def from_bytes(
-        cls, path: str, data: bytes, mode: int = 0o644, *, link_group: str | None = None
-    ) -> Entry:
+    def from_bytes(cls, path: str, data: bytes, mode: int = 0o644, *, link_group: str | None = None) -> Entry:
         return cls(path, Kind.FILE, mode, data=data, link_group=link_group)
 
     @classmethod
@@ -321,9 +319,7 @@ class CpioArchive:
         for entry in entries:
             old = by_name.setdefault(entry.name, entry)
             if old != entry:
-                raise InternalError(
-                    f"/{entry.path} is listed twice with different contents: {old} != {entry}"
-                )
+                raise InternalError(f"/{entry.path} is listed twice with different contents: {old} != {entry}")
         _implicit_parents(by_name)
         ordered = [by_name[name] for name in sorted(by_name)]
 
