@@ -448,7 +448,12 @@ class ModuleIndex:
             found = (key,)
         if not found:
             hits = list(self.exact_aliases.get(key, ()))
-            hits += [(n, module) for n, pattern, module in self.glob_aliases if fnmatch.fnmatchcase(key, pattern)]
+            hits += [
+                (n, module)
+                for n, pattern, module in self.glob_aliases
+                if key.startswith(pattern.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0])
+                and fnmatch.fnmatchcase(key, pattern)
+            ]
             found = tuple(dict.fromkeys(module for _, module in sorted(hits)))
         if not found and key in self.builtin:
             found = (key,)
@@ -690,8 +695,10 @@ def select_modules(
                     seeds.append((module, Reason(ReasonKind.CLASS, cls.label)))
                     break
         for pattern in FIXED_MODULES:
-            seeds += [(m, Reason(ReasonKind.FIXED, pattern)) for m in ordered if fnmatch.fnmatchcase(m, pattern)]
-            seeds += [(m, Reason(ReasonKind.FIXED, pattern)) for m in index.lookup(pattern) if m in index.paths]
+            if _GLOB_CHARS.isdisjoint(pattern):  # a name or an alias (iso9660 is isofs); may not exist
+                seeds += [(m, Reason(ReasonKind.FIXED, pattern)) for m in index.lookup(pattern)]
+            else:
+                seeds += [(m, Reason(ReasonKind.FIXED, pattern)) for m in ordered if fnmatch.fnmatchcase(m, pattern)]
 
     chosen: dict[str, Reason] = {}
     excluded: dict[str, None] = {}
