@@ -331,7 +331,9 @@ class ModuleIndex:
     _lookups: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def load(cls, sysroot: Path, version: str) -> ModuleIndex:
+    def load(cls, sysroot: Path, version: str, *, config_root: Path | None = None) -> ModuleIndex:
+        """Read the indexes of <sysroot>/lib/modules/VERSION and the modprobe.d files of config_root
+        (default: the sysroot; for a staging tree, the system whose /etc/modprobe.d the image gets)."""
         moddir = modules_tree(sysroot, version)
         dep_file = moddir / "modules.dep"
         if not dep_file.is_file():
@@ -360,7 +362,7 @@ class ModuleIndex:
 
         softdeps: list[SoftDep] = []
         config_aliases: list[tuple[str, str]] = []
-        for path in _config_files(sysroot, moddir):
+        for path in _config_files(sysroot if config_root is None else config_root, moddir):
             for _, line in _read_lines(path):
                 words = line.split()
                 if not words or words[0].startswith("#"):
@@ -960,13 +962,17 @@ def collect_kernel_modules(
         wanted = module_firmware(index, chosen)
         firmware, missing = collect_firmware(sysroot, kernel.version, wanted, firmware_files)
     index_files = write_module_indexes(index, chosen, staging) if chosen else ()
+    # depmod orders a module's dependencies by a topological sort of the whole tree, so the image's
+    # modules.dep may list them in another (equally valid) order than the host's: the order modprobe
+    # will use at rescue boot is the one of the generated indexes.
+    image_index = ModuleIndex.load(staging, kernel.version, config_root=sysroot) if chosen else index
     return KernelModules(
         kernel=kernel,
         modules=module_files,
         firmware=firmware,
         missing_firmware=missing,
         index_files=index_files,
-        load_order=load_order(index, modules_load, exclude=exclude),
+        load_order=load_order(image_index, modules_load, exclude=exclude),
         missing_loaded=selection.missing_loaded,
         excluded=selection.excluded,
     )
