@@ -105,8 +105,7 @@ def write_fat_image(
     size = size_kib if size_kib is not None else image_size_kib(files)
     if size * 1024 > MAX_IMAGE_BYTES:
         raise UserError(
-            f"the EFI boot image would need {size} KiB, more than the {MAX_IMAGE_BYTES // 1024} KiB "
-            "El Torito can load",
+            f"the EFI boot image would need {size} KiB, more than the {MAX_IMAGE_BYTES // 1024} KiB El Torito can load",
             hint="keep only the boot loader in the EFI image; kernel and initrd belong on the ISO",
         )
     env = _mtools_env(epoch)

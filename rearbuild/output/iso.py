@@ -205,9 +205,7 @@ def write_iso(
                 )
             for path in sorted(real, key=lambda p: p.parts):
                 fp, length = _open(stack, real[path])
-                iso.add_fp(
-                    fp, length, namer.iso_path(path, is_dir=False), rr_name=path.name, joliet_path=str(path)
-                )
+                iso.add_fp(fp, length, namer.iso_path(path, is_dir=False), rr_name=path.name, joliet_path=str(path))
             if boot is not None:
                 _add_boot(iso, namer, boot, seed)
             with _replacing(out) as target:

@@ -96,9 +96,7 @@ def build_rescue_iso(
         if key in files or key in (EFI_IMAGE_PATH, GRUB_CFG_PATH):
             raise UserError(f"the extra ISO file {key} would replace a boot file of the rescue ISO")
         files[key] = source
-    with tempfile.TemporaryDirectory(
-        prefix=".rescue-iso-", dir=out.parent if out.parent.exists() else None
-    ) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".rescue-iso-", dir=out.parent if out.parent.exists() else None) as tmp:
         workdir = Path(tmp)
         if efi_loader is not None:
             files[GRUB_CFG_PATH] = render_grub_cfg(menu).encode()
