@@ -406,7 +406,7 @@ class ModuleIndex:
         """Add `softdep=` of .modinfo, as depmod would write them to modules.softdep (after modprobe.d)."""
         infos = read_modinfos(self.file(name) for name in self.paths)
         extra = []
-        for name in sorted(self.paths, key=self._sort_key):
+        for name in sorted(self.paths, key=self.sort_key):
             for value in infos[self.file(name)].get("softdep"):
                 softdep = SoftDep.parse([name, *value.split()])
                 if softdep is not None and (softdep.pre or softdep.post):
@@ -425,7 +425,7 @@ class ModuleIndex:
             softdeps_from_modinfo=True,
         )
 
-    def _sort_key(self, name: str) -> tuple[int, str]:
+    def sort_key(self, name: str) -> tuple[int, str]:
         return (self.order.get(name, len(self.order)), self.paths.get(name, name))
 
     def file(self, name: str) -> Path:
@@ -682,7 +682,7 @@ def select_modules(
     if missing:
         raise _missing_error(index, missing, "MODULES_LOAD")
 
-    ordered = sorted(index.paths, key=index._sort_key)
+    ordered = sorted(index.paths, key=index.sort_key)
     if ModulesKeyword.ALL in keywords:
         seeds += [(m, Reason(ReasonKind.ALL)) for m in ordered]
     seeds += [(m, Reason(ReasonKind.LOAD)) for n in modules_load for m in index.lookup(n)]
@@ -878,7 +878,7 @@ def write_module_indexes(index: ModuleIndex, modules: Iterable[str], staging: Pa
     belong in the image; the module symlinks do not (copy ModuleFile.source instead). Afterwards
     `modprobe -d staging -S KVER NAME` resolves inside the staging tree, as modprobe in the image will.
     """
-    names = sorted(set(modules) & set(index.paths), key=index._sort_key)
+    names = sorted(set(modules) & set(index.paths), key=index.sort_key)
     root = staging / "lib/modules" / index.version
     root.mkdir(parents=True, exist_ok=True)
     for name in names:

@@ -7,13 +7,14 @@ be the same, and modprobe must resolve every copied module from the indexes we g
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
-from rearbuild.collect.kernel import installed_versions
+from rearbuild.collect.kernel import find_kernel, installed_versions, kernel_version
 from rearbuild.collect.kmod import (
     ModuleIndex,
+    collect_kernel_modules,
     load_order,
     read_modinfo,
     read_modinfos,
@@ -122,3 +123,21 @@ def test_zstd_compressed_module_reads_like_the_plain_one(index: ModuleIndex, tmp
         assert infos[target] == read_modinfo(source)
         assert infos[target].get("name")
     assert infos[packed[1]].get("firmware") == read_modinfo(plain[1]).get("firmware")
+
+
+def test_collect_kernel_modules_for_the_installed_kernel(kver: str, tmp_path: Path) -> None:
+    kernel = find_kernel(ROOT, kernel_version(ROOT, kver))
+    result = collect_kernel_modules(ROOT, kernel, tmp_path, modules_load=["virtio_blk", "ext4", "virtio_net"])
+    by_name = {m.name: m for m in result.modules}
+    assert "scsi_debug" not in by_name and result.excluded == ("scsi_debug",)  # EXCLUDE_MODULES default
+    assert str(by_name["virtio_blk"].reason) == "named in MODULES_LOAD"
+    assert str(by_name["failover"].reason) == "network driver"
+    assert by_name["ext4"].target == PurePosixPath("lib/modules", kver, "kernel/fs/ext4/ext4.ko")
+    assert "snd_hda_intel" not in by_name  # sound is in no class of the default selection
+    # the rescue system's modprobe, over the generated indexes, loads what load_order says
+    expected: list[str] = []
+    for name in ["virtio_blk", "ext4", "virtio_net"]:
+        expected += [p for p in modprobe_show_depends(kver, name, base=tmp_path) if p not in expected]
+    staged = tmp_path / "lib/modules" / kver
+    assert [str(staged / by_name[m].target.relative_to(f"lib/modules/{kver}")) for m in result.load_order] == expected
+    assert all(f.source.is_file() for f in result.index_files)
