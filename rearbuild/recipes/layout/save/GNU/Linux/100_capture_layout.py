@@ -1,0 +1,28 @@
+"""Capture this host's disk layout (ReaR: layout/save/GNU/Linux/100..290), apply the exclusions and refuse
+components nothing can recreate. Leaves ctx.results["layout"] (the Layout to save) and
+ctx.results["layout_capture"] (the raw Capture, for companion files)."""
+
+from __future__ import annotations
+
+from rearbuild.collect.layout import capture_all
+from rearbuild.collect.probe import HostProbe
+from rearbuild.collect.savelayout import finish, header
+from rearbuild.context import Context
+from rearbuild.layout.exclude import ExclusionSettings
+from rearbuild.log import notice
+
+
+def main(ctx: Context) -> None:
+    settings = ExclusionSettings(
+        autoexclude_disks=ctx.flag("AUTOEXCLUDE_DISKS"),
+        autoexclude_multipath=ctx.flag("AUTOEXCLUDE_MULTIPATH"),
+        autoexclude_path=ctx.items("AUTOEXCLUDE_PATH"),
+        exclude_recreate=ctx.items("EXCLUDE_RECREATE"),
+        only_include_vg=ctx.items("ONLY_INCLUDE_VG"),
+    )
+    probe = HostProbe()
+    captured = capture_all(probe)
+    for disk in captured.skipped_disks:
+        notice("%s is the rescue medium and not part of the disk layout", disk)
+    ctx.results["layout"] = finish(captured, settings, header(probe))
+    ctx.results["layout_capture"] = captured
