@@ -52,13 +52,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-V", "--version", action="store_true", help="show the version and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="show progress on the terminal")
     p.add_argument("-d", "--debug", action="store_true", help="debug messages; keep the build area")
-    p.add_argument("-D", "--debugscripts", action="store_true",
-                   help="like -d, and log every external command with its output")
+    p.add_argument(
+        "-D", "--debugscripts", action="store_true", help="like -d, and log every external command with its output"
+    )
     p.add_argument("-s", "--simulate", action="store_true", help="list the recipes that would run; run nothing")
     p.add_argument("-S", "--step", action="store_true", help="ask before each recipe")
     p.add_argument("-c", "--config-dir", metavar="DIR", help="configuration directory (default /etc/rear)")
-    p.add_argument("-C", "--config", metavar="FILE", action="append", default=[],
-                   help="additional configuration file, read last (repeatable)")
+    p.add_argument(
+        "-C",
+        "--config",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="additional configuration file, read last (repeatable)",
+    )
     p.add_argument("-r", "--kernel", metavar="KERNEL", help="kernel version of the rescue system")
     p.add_argument("-n", "--non-interactive", action="store_true", help="never wait for input")
     p.add_argument("-e", "--expose-secrets", action="store_true", help="show secret values in dump and logs")
@@ -131,13 +138,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return 0
     options = Options(
-        workflow=workflow.value, args=tuple(args.args), verbose=args.verbose or debug, debug=debug,
-        debugscripts=args.debugscripts, simulate=args.simulate, step=args.step,
-        non_interactive=args.non_interactive, expose_secrets=args.expose_secrets, kernel_version=args.kernel,
+        workflow=workflow.value,
+        args=tuple(args.args),
+        verbose=args.verbose or debug,
+        debug=debug,
+        debugscripts=args.debugscripts,
+        simulate=args.simulate,
+        step=args.step,
+        non_interactive=args.non_interactive,
+        expose_secrets=args.expose_secrets,
+        kernel_version=args.kernel,
         extra_config=tuple(args.config),
     )
-    paths = Paths.resolve(config_dir=args.config_dir, var_dir=args.var_dir, log_dir=args.log_dir,
-                          share_dir=args.share_dir, tmpdir=args.tmpdir)
+    paths = Paths.resolve(
+        config_dir=args.config_dir,
+        var_dir=args.var_dir,
+        log_dir=args.log_dir,
+        share_dir=args.share_dir,
+        tmpdir=args.tmpdir,
+    )
     previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return _run(workflow, options, paths)
@@ -170,29 +189,49 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
                 build_dir = _make_build_dir(paths)
             recovery_mode = paths.rescue_marker.exists()
             readonly = {
-                "CONFIG_DIR": str(paths.config_dir), "SHARE_DIR": str(paths.share_dir),
-                "VAR_DIR": str(paths.var_dir), "LOG_DIR": str(paths.log_dir), "TMPDIR": str(paths.tmpdir),
-                "WORKFLOW": workflow.config_name, "BUILD_DIR": str(build_dir or ""),
+                "CONFIG_DIR": str(paths.config_dir),
+                "SHARE_DIR": str(paths.share_dir),
+                "VAR_DIR": str(paths.var_dir),
+                "LOG_DIR": str(paths.log_dir),
+                "TMPDIR": str(paths.tmpdir),
+                "WORKFLOW": workflow.config_name,
+                "BUILD_DIR": str(build_dir or ""),
                 "ROOTFS_DIR": str(build_dir / "rootfs") if build_dir else "",
                 "TMP_DIR": str(build_dir / "tmp") if build_dir else "",
-                "TARGET_FS_ROOT": TARGET_FS_ROOT, "RECOVERY_MODE": "y" if recovery_mode else "",
+                "TARGET_FS_ROOT": TARGET_FS_ROOT,
+                "RECOVERY_MODE": "y" if recovery_mode else "",
                 "REARBUILD_VERSION": __version__,
             }
             presets = {
                 "HOSTNAME": facts.hostname,
-                "VERBOSE": "y" if options.verbose else "", "DEBUG": "y" if options.debug else "",
+                "VERBOSE": "y" if options.verbose else "",
+                "DEBUG": "y" if options.debug else "",
                 "SIMULATE": "y" if options.simulate else "",
                 "NON_INTERACTIVE": "y" if options.non_interactive else "",
                 "EXPOSE_SECRETS": "y" if options.expose_secrets else "",
             }
             if options.kernel_version:
                 presets["KERNEL_VERSION"] = options.kernel_version
-            config, facts = load(LoadRequest(
-                paths=paths, workflow=workflow.config_name, facts=facts, readonly=readonly, presets=presets,
-                extra_files=options.extra_config, recovery_mode=recovery_mode,
-            ))
-            ctx = Context(options=options, paths=paths, facts=facts, config=config, build_dir=build_dir,
-                          log_file=logfile, recovery_mode=recovery_mode)
+            config, facts = load(
+                LoadRequest(
+                    paths=paths,
+                    workflow=workflow.config_name,
+                    facts=facts,
+                    readonly=readonly,
+                    presets=presets,
+                    extra_files=options.extra_config,
+                    recovery_mode=recovery_mode,
+                )
+            )
+            ctx = Context(
+                options=options,
+                paths=paths,
+                facts=facts,
+                config=config,
+                build_dir=build_dir,
+                log_file=logfile,
+                recovery_mode=recovery_mode,
+            )
             if workflow is Workflow.DUMP:
                 dump(ctx)
                 status = 0

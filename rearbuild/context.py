@@ -18,9 +18,23 @@ from rearbuild.paths import Paths
 
 # The framework manages these; configuration files and recipes may read but not change them (the seed's "RO").
 READONLY = (
-    "CONFIG_DIR", "SHARE_DIR", "VAR_DIR", "LOG_DIR", "TMPDIR", "WORKFLOW", "BUILD_DIR", "ROOTFS_DIR", "TMP_DIR",
-    "TARGET_FS_ROOT", "RECOVERY_MODE", "REARBUILD_VERSION",
+    "CONFIG_DIR",
+    "SHARE_DIR",
+    "VAR_DIR",
+    "LOG_DIR",
+    "TMPDIR",
+    "WORKFLOW",
+    "BUILD_DIR",
+    "ROOTFS_DIR",
+    "TMP_DIR",
+    "TARGET_FS_ROOT",
+    "RECOVERY_MODE",
+    "REARBUILD_VERSION",
 )
+
+# Timestamp of every file in rescue images when SOURCE_DATE_EPOCH is not set: a fixed date, not the clock,
+# so that two builds of the same inputs are byte-identical (https://reproducible-builds.org/specs/source-date-epoch/).
+DEFAULT_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
 
 # Where the recovered system is mounted during recovery (ReaR: readonly TARGET_FS_ROOT=/mnt/local).
 TARGET_FS_ROOT = "/mnt/local"
@@ -93,6 +107,19 @@ class Context:
 
     def number(self, name: str) -> int:
         return self._effective().number(name)
+
+    @property
+    def epoch(self) -> int:
+        """SOURCE_DATE_EPOCH, or the fixed default."""
+        text = self.text("SOURCE_DATE_EPOCH").strip()
+        if not text:
+            return DEFAULT_EPOCH
+        if not text.isdigit():
+            raise UserError(
+                f"SOURCE_DATE_EPOCH={text!r} is not a number of seconds since 1970",
+                hint="unset it, or set it to e.g. $(git log -1 --format=%ct)",
+            )
+        return int(text)
 
     def set(self, name: str, value: Value) -> None:
         if name in READONLY:

@@ -16,7 +16,7 @@ from rearbuild.context import Context
 
 def _origin(ctx: Context, origin: str) -> str:
     share = str(ctx.paths.share_dir) + "/"
-    return "$SHARE_DIR/" + origin[len(share):] if origin.startswith(share) else origin
+    return "$SHARE_DIR/" + origin[len(share) :] if origin.startswith(share) else origin
 
 
 def lines(ctx: Context) -> Iterator[str]:

@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 
-from rearbuild import recipes
+from rearbuild import recipe as recipes
 from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import notice, timed

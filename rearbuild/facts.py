@@ -15,9 +15,18 @@ from pathlib import Path
 # ReaR's ARCH uses a "machine family" (usr/sbin/rear, conf/default.conf ~l.250): x86 is i386 even on x86_64, so
 # recipes in Linux-i386/ apply to both; REAL_ARCH keeps the real machine.
 _MACHINE_FAMILY = {
-    "x86_64": "i386", "i686": "i386", "i586": "i386", "i486": "i386", "i386": "i386",
-    "aarch64": "arm", "armv7l": "arm", "armv8l": "arm", "s390": "s390", "s390x": "s390",
-    "ppc64": "ppc64", "ppc64le": "ppc64le",
+    "x86_64": "i386",
+    "i686": "i386",
+    "i586": "i386",
+    "i486": "i386",
+    "i386": "i386",
+    "aarch64": "arm",
+    "armv7l": "arm",
+    "armv8l": "arm",
+    "s390": "s390",
+    "s390x": "s390",
+    "ppc64": "ppc64",
+    "ppc64le": "ppc64le",
 }
 
 # os-release ID -> (OS_VENDOR, OS_MASTER_VENDOR), ReaR's names (lib/config-functions.sh).

@@ -23,6 +23,8 @@ log = logging.getLogger("rearbuild.run")
 
 StrPath = str | os.PathLike[str]
 
+_FILE_ONLY = {"file_only": True}  # see rearbuild.log: kept off the terminal
+
 # Set by the command line for -D: log what every command printed, not only its argv and status.
 _trace_output = False
 
@@ -93,7 +95,9 @@ def run(
     if not args:
         raise ValueError("run() needs a command")
     cmdline = shlex.join(args)
-    log.info("run: %s", cmdline)
+    # Commands go to the log file, not to the -v console; a long argv (a generated script) is cut unless -D.
+    shown = cmdline if _trace_output or len(cmdline) <= 600 else cmdline[:600] + f"... ({len(cmdline)} chars)"
+    log.info("run: %s", shown, extra=_FILE_ONLY)
     data = input.encode() if isinstance(input, str) else input
     if data is not None and stdin is not None:
         raise ValueError("run() takes input or stdin, not both")
@@ -124,14 +128,14 @@ def run(
         raise CommandError(f"{cmdline} did not finish within {timeout} s", None, hint=hint) from exc
     result = Result(args, proc.returncode, proc.stdout or b"", proc.stderr or b"")
     elapsed = time.monotonic() - started
-    log.info("run: %s %s after %.3f s", args[0], _describe_status(result.returncode), elapsed)
+    log.info("run: %s %s after %.3f s", args[0], _describe_status(result.returncode), elapsed, extra=_FILE_ONLY)
     if _trace_output:
         if result.stdout:
-            log.debug("stdout of %s:\n%s", args[0], result.out.rstrip())
+            log.debug("stdout of %s:\n%s", args[0], result.out.rstrip(), extra=_FILE_ONLY)
         if result.stderr:
-            log.debug("stderr of %s:\n%s", args[0], result.err.rstrip())
+            log.debug("stderr of %s:\n%s", args[0], result.err.rstrip(), extra=_FILE_ONLY)
     elif result.returncode not in ok_codes and result.stderr:
-        log.info("stderr of %s:\n%s", args[0], result.err.rstrip())
+        log.info("stderr of %s:\n%s", args[0], result.err.rstrip(), extra=_FILE_ONLY)
     if check and result.returncode not in ok_codes:
         detail = _tail(result.stderr) or _tail(result.stdout)
         message = f"{cmdline} {_describe_status(result.returncode)}"

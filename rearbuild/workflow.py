@@ -1,6 +1,6 @@
 """Workflows and their stages (ReaR's lib/*-workflow.sh, study §1.3).
 
-A workflow is a sequence of stages; a stage runs the recipes found for it (rearbuild.recipes). A stage marked
+A workflow is a sequence of stages; a stage runs the recipes found for it (rearbuild.recipe). A stage marked
 required that has no recipe makes the workflow fail before anything runs: a workflow must not pretend success.
 """
 

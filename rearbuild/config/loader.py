@@ -84,8 +84,11 @@ def load(req: LoadRequest) -> tuple[Config, Facts]:
         Layer(FRAMEWORK_LABEL, assignments=dict(req.presets)),
         Layer(str(paths.default_conf), paths.default_conf),
     ]
-    head += [Layer(str(p), p) for p in (paths.config_dir / "os.conf", paths.config_dir / f"{req.workflow}.conf")
-             if p.is_file()]
+    head += [
+        Layer(str(p), p)
+        for p in (paths.config_dir / "os.conf", paths.config_dir / f"{req.workflow}.conf")
+        if p.is_file()
+    ]
     facts = req.facts
     if (paths.config_dir / "os.conf").is_file():
         # os.conf may name the OS by hand (ReaR: detection only runs while OS_VENDOR is still "generic").
@@ -133,5 +136,7 @@ def check_honoured(config: Config, paths: Paths, framework: frozenset[str]) -> N
             suggestion = f" (did you mean {close[0]}?)" if close else ""
             log.warning(
                 "%s: %s is not a rearbuild configuration variable%s; only your own recipes can read it",
-                _where(setting.origin, name), name, suggestion,
+                _where(setting.origin, name),
+                name,
+                suggestion,
             )

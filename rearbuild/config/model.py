@@ -46,8 +46,14 @@ class Config:
     known: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def of(cls, values: Mapping[str, Value], origins: Mapping[str, str], *, files: tuple[str, ...] = (),
-           known: frozenset[str] = frozenset()) -> Config:
+    def of(
+        cls,
+        values: Mapping[str, Value],
+        origins: Mapping[str, str],
+        *,
+        files: tuple[str, ...] = (),
+        known: frozenset[str] = frozenset(),
+    ) -> Config:
         settings = {n: Setting(n, v, origins.get(n, "<unknown>")) for n, v in sorted(values.items())}
         return cls(MappingProxyType(settings), files, known)
 

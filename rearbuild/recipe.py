@@ -121,16 +121,26 @@ def _run_shell(recipe: Recipe, ctx: Context) -> None:
     variables = ctx.variables()
     with tempfile.TemporaryDirectory(prefix="rearbuild-recipe.") as tmp:
         msgs, dump = Path(tmp, "messages"), Path(tmp, "dump")
-        lines = ["set +o posix", "shopt -s nullglob extglob", EMIT_FUNCTION, _SHELL_FUNCTIONS,
-                 f"__rb_msgs={bash_quote(str(msgs))}", f"exec 3>{bash_quote(str(dump))}"]
+        lines = [
+            "set +o posix",
+            "shopt -s nullglob extglob",
+            EMIT_FUNCTION,
+            _SHELL_FUNCTIONS,
+            f"__rb_msgs={bash_quote(str(msgs))}",
+            f"exec 3>{bash_quote(str(dump))}",
+        ]
         for name, value in sorted(variables.items()):
             lines.append(bash_assignment(name, value))
             if isinstance(value, str):
                 lines.append(f"export {name}")
             if name in READONLY:
                 lines.append(f"readonly {name}")
-        lines += [f"cd {bash_quote(str(ctx.build_dir or tmp))}", "__rb_emit before",
-                  f"source {bash_quote(str(recipe.path))}", "__rb_emit after"]
+        lines += [
+            f"cd {bash_quote(str(ctx.build_dir or tmp))}",
+            "__rb_emit before",
+            f"source {bash_quote(str(recipe.path))}",
+            "__rb_emit after",
+        ]
         result = run(["/bin/bash", "--noprofile", "--norc", "-c", "\n".join(lines)], check=False)
         messages = msgs.read_text(errors="replace").splitlines() if msgs.exists() else []
         data = dump.read_bytes() if dump.exists() else b""
