@@ -1,0 +1,94 @@
+"""The Python runtime of the rescue system: the host's own interpreter and only the standard-library modules
+rearbuild imports (found by modulefinder run with that interpreter, so the paths and version are its own).
+
+The rescue system runs the same Python as the host it was made on: no second interpreter to ship or patch, and
+the distribution's security updates reach the rescue image at the next mkrescue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rearbuild.errors import UserError
+from rearbuild.paths import PACKAGE_DIR
+from rearbuild.run import run
+
+# Packages modulefinder cannot see through because they are imported by name at run time.
+_ALWAYS = ("encodings",)
+# Modules rearbuild never needs in a rescue system: test suites, GUI, build tools (keeps the image small).
+_NEVER = (
+    "tkinter",
+    "idlelib",
+    "test",
+    "lib2to3",
+    "ensurepip",
+    "pydoc_data",
+    "turtledemo",
+    "distutils",
+    "unittest",
+    "doctest",
+    "pydoc",
+    "xmlrpc",
+    "http.server",
+    "email",
+    "asyncio",
+    "multiprocessing",
+    "sqlite3",
+    "curses",
+    "dbm",
+    "venv",
+    "jinja2",
+    "pycdlib",
+    "markupsafe",
+)
+
+_FINDER = r"""
+import json, modulefinder, os, sys, sysconfig
+package, *excludes = sys.argv[1:]
+finder = modulefinder.ModuleFinder(path=[os.path.dirname(package)] + sys.path, excludes=excludes)
+for root, dirs, files in os.walk(package):
+    dirs[:] = sorted(d for d in dirs if d not in ("recipes", "skel", "images", "conf", "__pycache__"))
+    for name in sorted(files):
+        if name.endswith(".py"):
+            finder.load_file(os.path.join(root, name))
+for mod in ("encodings", "encodings.aliases", "encodings.utf_8", "encodings.latin_1", "encodings.ascii",
+            "encodings.idna", "site"):
+    try:
+        finder.import_hook(mod)
+    except ImportError:
+        pass
+paths = sysconfig.get_paths()
+print(json.dumps({
+    "files": sorted({m.__file__ for m in finder.modules.values() if m.__file__}),
+    "stdlib": [paths["stdlib"], paths["platstdlib"]],
+    "version": "%d.%d" % sys.version_info[:2],
+}))
+"""
+
+
+@dataclass(frozen=True)
+class PythonRuntime:
+    interpreter: str
+    version: str
+    files: tuple[str, ...]  # host paths of the standard-library files to include
+
+
+def find_runtime(interpreter: str = "/usr/bin/python3", package: Path = PACKAGE_DIR) -> PythonRuntime:
+    if not os.access(interpreter, os.X_OK):
+        raise UserError(
+            f"the rescue system's Python {interpreter} is not there", hint="install python3 (apt-get install python3)"
+        )
+    # -I: no user site, no environment; -S: no site-packages, so only the standard library is found there.
+    result = run([interpreter, "-I", "-S", "-c", _FINDER, str(package), *_NEVER])
+    data = json.loads(result.out)
+    roots = tuple(dict.fromkeys(str(p) for p in data["stdlib"]))
+    wanted = [f for f in data["files"] if f.startswith(roots) and "site-packages" not in f and "dist-packages" not in f]
+    for name in _ALWAYS:
+        for root in roots:
+            directory = Path(root, name)
+            if directory.is_dir():
+                wanted += [str(p) for p in sorted(directory.glob("*.py"))]
+    return PythonRuntime(interpreter, str(data["version"]), tuple(sorted(set(wanted))))

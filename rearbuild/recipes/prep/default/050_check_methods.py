@@ -1,0 +1,37 @@
+"""OUTPUT and BACKUP must name methods rearbuild has (ReaR: prep/default/035/036_valid_*_methods.sh): a method
+is valid when recipes/output/$OUTPUT (recipes/restore/$BACKUP) exists. Checked first, before any work."""
+
+from __future__ import annotations
+
+from rearbuild.config.bashstate import line_of_assignment
+from rearbuild.context import Context
+from rearbuild.errors import UserError
+
+
+def _where(ctx: Context, name: str) -> str:
+    origin = ctx.config.origin(name)
+    if origin.startswith("/"):
+        from pathlib import Path
+
+        line = line_of_assignment(Path(origin), name)
+        return f"{origin}:{line}" if line else origin
+    return origin
+
+
+def main(ctx: Context) -> None:
+    recipes = ctx.paths.share_dir / "recipes"
+    checks = [("OUTPUT", "output")]
+    if ctx.options.workflow in ("mkbackup", "mkbackuponly"):
+        checks.append(("BACKUP", "restore"))
+    for name, stage in checks:
+        value = ctx.text(name)
+        if not value or not (recipes / stage / value).is_dir():
+            known = (
+                sorted(p.name for p in (recipes / stage).iterdir() if p.is_dir() and p.name.isupper())
+                if (recipes / stage).is_dir()
+                else []
+            )
+            raise UserError(
+                f"{_where(ctx, name)}: {name}={value!r} is not a method rearbuild has",
+                hint=f"choose one of: {', '.join(known) or '(none yet)'}",
+            )

@@ -1,0 +1,92 @@
+"""Everything collected, as the manifest (rearbuild.manifest). `rearbuild collect -o FILE [--bundle DIR]` writes
+it out; mkrescue hands it to the build stage."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from rearbuild import __version__
+from rearbuild.collect.kernel import KernelImage
+from rearbuild.collect.kmod import KernelModules
+from rearbuild.collect.records import maker_for
+from rearbuild.context import Context
+from rearbuild.errors import InternalError, UserError
+from rearbuild.log import notice
+from rearbuild.manifest import FileRecord, Manifest, bundle_files, merge
+
+log = logging.getLogger("rearbuild.collect")
+
+# Variables that describe this run, not the host: leaving them out keeps two collections byte-identical.
+_RUN_SPECIFIC = frozenset(
+    {
+        "BUILD_DIR",
+        "ROOTFS_DIR",
+        "TMP_DIR",
+        "VERBOSE",
+        "DEBUG",
+        "SIMULATE",
+        "NON_INTERACTIVE",
+        "EXPOSE_SECRETS",
+        "WORKFLOW",
+    }
+)
+# Secrets that must never reach a rescue image (ReaR: build/default/960_remove_encryption_keys.sh).
+_NEVER = frozenset({"BACKUP_PROG_CRYPT_KEY"})
+
+
+def _arguments(ctx: Context) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="rearbuild collect", add_help=False)
+    parser.add_argument("-o", "--output", type=Path, default=None)
+    parser.add_argument("--bundle", type=Path, default=None)
+    try:
+        return parser.parse_args(list(ctx.options.args))
+    except SystemExit:
+        raise UserError(
+            f"bad arguments for {ctx.options.workflow}: {' '.join(ctx.options.args)}",
+            hint="rearbuild collect [-o manifest.json] [--bundle DIR]",
+        ) from None
+
+
+def build_manifest(ctx: Context) -> Manifest:
+    kernel = ctx.results.get("kernel")
+    modules = ctx.results.get("modules")
+    if not isinstance(kernel, KernelImage) or not isinstance(modules, KernelModules):
+        raise InternalError("kernel and modules were not collected")
+    records: list[FileRecord] = list(ctx.results.get("records", []))
+    layout_file = Path(ctx.text("DISKLAYOUT_FILE"))
+    layout = layout_file.read_text() if layout_file.is_file() else ""
+    config = {k: v for k, v in ctx.variables().items() if k not in _RUN_SPECIFIC and k not in _NEVER}
+    return Manifest(
+        tool_version=__version__,
+        facts=ctx.facts.variables() | {"HOSTNAME": ctx.facts.hostname},
+        config=config,
+        kernel_version=kernel.version,
+        kernel_file=str(kernel.path),
+        files=merge(records),
+        modules_load=modules.load_order,
+        layout=layout,
+        network=ctx.results.get("network", {}),
+        missing={
+            "programs": tuple(ctx.results.get("programs_missing", ())),
+            "libraries": tuple(ctx.results.get("libraries_unresolved", ())),
+            "firmware": tuple(sorted(m.name for m in modules.missing_firmware)),
+        },
+    )
+
+
+def main(ctx: Context) -> None:
+    manifest = build_manifest(ctx)
+    maker_for(ctx).hashes.save()
+    ctx.results["manifest"] = manifest
+    if ctx.options.workflow != "collect":
+        return
+    args = _arguments(ctx)
+    output = args.output or (ctx.paths.var_dir / "recovery" / "manifest.json")
+    manifest.write(output)
+    size = sum(f.size for f in manifest.files)
+    notice("manifest: %s (%d entries, %.1f MiB of files)", output, len(manifest.files), size / 2**20)
+    if args.bundle is not None:
+        bundle_files(manifest, args.bundle)
+        notice("bundle: %s", args.bundle)
