@@ -1,0 +1,51 @@
+"""Publish the results (ReaR: output/default/950_copy_result_files.sh): copy them with a sha256 file and the
+build log to OUTPUT_URL/OUTPUT_PREFIX. Without OUTPUT_URL they stay where they were built, with the sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from pathlib import Path
+
+from rearbuild.context import Context
+from rearbuild.errors import UserError
+from rearbuild.log import notice
+from rearbuild.output.url import OutputUrl
+
+
+def _sha256_line(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return f"{digest.hexdigest()}  {path.name}\n"
+
+
+def main(ctx: Context) -> None:
+    files = [*ctx.result_files, *(Path(p) for p in ctx.items("RESULT_FILES"))]
+    if not files:
+        return
+    url = OutputUrl.parse(ctx.text("OUTPUT_URL"))
+    destination = url.directory(ctx.text("OUTPUT_PREFIX")) if url is not None else None
+    if destination is not None:
+        try:
+            destination.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create {destination} for OUTPUT_URL: {exc.strerror}") from exc
+    for path in files:
+        if not path.is_file():
+            raise UserError(f"result file {path} does not exist", hint="check RESULT_FILES")
+        target = path
+        if destination is not None:
+            target = destination / path.name
+            tmp = target.with_name(target.name + ".part")
+            shutil.copyfile(path, tmp)
+            tmp.replace(target)
+        target.with_name(target.name + ".sha256").write_text(_sha256_line(target))
+        notice("result: %s", target)
+    if destination is not None and ctx.log_file is not None and ctx.log_file.exists():
+        # the log of this run so far: how the image was made travels with it
+        for handler in logging.getLogger("rearbuild").handlers:
+            handler.flush()
+        shutil.copyfile(ctx.log_file, destination / ctx.log_file.name)

@@ -1,0 +1,1 @@
+[ -f /etc/profile ] && . /etc/profile
