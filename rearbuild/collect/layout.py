@@ -265,7 +265,7 @@ def _disk(facts: _Facts, dev: bf.BlockDev) -> list[Item]:
     if table.label == "dos":
         return [
             _entry(Disk(dev.name, dev.size, LabelType.MSDOS)),
-            *(_entry(_dos_part(dev.name, p)) for p in table.partitions),
+            *(_entry(_dos_part(dev.name, p, table.id)) for p in table.partitions),
         ]
     try:
         label = LabelType(table.label)
@@ -292,7 +292,7 @@ def _gpt_part(disk: str, p: bf.TablePartition) -> Part:
     )
 
 
-def _dos_part(disk: str, p: bf.TablePartition) -> Part:
+def _dos_part(disk: str, p: bf.TablePartition, disk_id: str | None) -> Part:
     system_id = p.type.lower().removeprefix("0x")
     flags = set(_MSDOS_FLAGS.get(system_id, frozenset()))
     if p.bootable:
@@ -303,8 +303,12 @@ def _dos_part(disk: str, p: bf.TablePartition) -> Part:
         kind = "logical"
     else:
         kind = "primary"
-    # The MBR has no partition UUIDs; the kernel's PARTUUID is <disk id>-<number> (sfdisk prints it).
-    return Part(disk, p.size, p.start, kind, frozenset(flags), p.node, partuuid=p.uuid.lower() if p.uuid else None)
+    partuuid = p.uuid.lower() if p.uuid else None
+    if partuuid is None and disk_id:
+        # The MBR has no partition UUIDs; the kernel makes PARTUUID "%08x-%02x" of the disk signature and
+        # the partition number (block/partitions/msdos.c), which fstab and boot entries may name.
+        partuuid = f"{int(disk_id, 16):08x}-{p.number:02x}"
+    return Part(disk, p.size, p.start, kind, frozenset(flags), p.node, partuuid=partuuid)
 
 
 # ---------------------------------------------------------------------------------------------------------
