@@ -57,6 +57,9 @@ def build_manifest(ctx: Context) -> Manifest:
     records: list[FileRecord] = list(ctx.results.get("records", []))
     layout_file = Path(ctx.text("DISKLAYOUT_FILE"))
     layout = layout_file.read_text() if layout_file.is_file() else ""
+    # The header's time stamp says when savelayout ran, not what the layout is: two collections of an
+    # unchanged host must give the same manifest.
+    layout = "".join(line for line in layout.splitlines(keepends=True) if not line.startswith("# Disk layout dated"))
     config = {k: v for k, v in ctx.variables().items() if k not in _RUN_SPECIFIC and k not in _NEVER}
     return Manifest(
         tool_version=__version__,
