@@ -166,6 +166,8 @@ def parse_vgs(text: str) -> tuple[VolumeGroup, ...]:
 
 
 def parse_lvs(text: str) -> tuple[LvSegment, ...]:
+    # With --segments lvm names the report "seg", without it "lv" (lvmreport(7)).
+    rows = _report(text, "seg") or _report(text, "lv")
     return tuple(
         LvSegment(
             vg=r["vg_name"],
@@ -182,7 +184,7 @@ def parse_lvs(text: str) -> tuple[LvSegment, ...]:
             metadata_size=_n(r.get("lv_metadata_size")),
             origin=r.get("origin") or None,
         )
-        for r in _report(text, "lv")
+        for r in rows
         if r.get("vg_name") and r.get("lv_name")
     )
 
