@@ -110,9 +110,14 @@ def manifest_entries(manifest: Manifest, sources: Mapping[str, Path]) -> list[En
     return entries
 
 
+_PRIVATE_FILES = frozenset({"shadow", "gshadow"})
+
+
 def tree_entries(root: Path, prefix: str = "") -> list[Entry]:
     """A directory of the rearbuild package (a skel layer, conf/, recipes/) as entries under `prefix`.
-    Modes: executables 0755, other files 0644 unless the file is private (0600 stays 0600)."""
+
+    Modes do not come from the checkout, whose permissions follow the umask of whoever unpacked it: executables
+    are 0755, password databases 0600, everything else 0644."""
     entries: list[Entry] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
@@ -129,7 +134,7 @@ def tree_entries(root: Path, prefix: str = "") -> list[Entry]:
             if os.path.islink(source):
                 entries.append(Entry.symlink(rel, os.readlink(source)))
                 continue
-            mode = 0o755 if st.st_mode & 0o111 else (0o600 if not st.st_mode & 0o044 else 0o644)
+            mode = 0o755 if st.st_mode & 0o111 else (0o600 if name in _PRIVATE_FILES else 0o644)
             entries.append(Entry.file(rel, source, mode))
     return entries
 

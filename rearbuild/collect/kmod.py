@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import hashlib
 import lzma
 import mmap
 import os
+import shutil
 import struct
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -584,6 +586,15 @@ class ModuleClass(Enum):
         return any(fnmatch.fnmatchcase(relpath, pattern) for pattern in self.globs)
 
 
+# Parts of the class directories that are not drivers and that no recovery uses: packet filtering, traffic
+# shaping and the Bluetooth protocol stack. The class-based default leaves them out (a dependency of a chosen
+# driver still comes along); MODULES can name any of them.
+NOT_FOR_RECOVERY = (
+    "kernel/net/netfilter/*", "kernel/net/ipv4/netfilter/*", "kernel/net/ipv6/netfilter/*",
+    "kernel/net/bridge/netfilter/*", "kernel/net/sched/*", "kernel/net/bluetooth/*",
+)  # fmt: skip
+
+
 # Modules the default selection always takes (globs over module names), ReaR's fixed list of
 # build/GNU/Linux/400_copy_modules.sh plus what reading the rescue medium and the layout needs.
 FIXED_MODULES = (
@@ -692,6 +703,8 @@ def select_modules(
     if not modules:
         for module in ordered:
             path = index.paths[module]
+            if any(fnmatch.fnmatchcase(path, pattern) for pattern in NOT_FOR_RECOVERY):
+                continue
             for cls in ModuleClass:
                 if cls.matches(path):
                     seeds.append((module, Reason(ReasonKind.CLASS, cls.label)))
@@ -869,6 +882,18 @@ class IndexFile:
 _COPIED_INDEXES = ("modules.builtin", "modules.builtin.modinfo")
 
 
+def _index_key(index: ModuleIndex, names: Sequence[str]) -> str:
+    digest = hashlib.sha256(index.version.encode())
+    for name in names:
+        st = index.file(name).stat()
+        digest.update(f"{name}:{index.paths[name]}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    for filename in _COPIED_INDEXES:
+        source = index.directory / filename
+        if source.is_file():
+            digest.update(f"{filename}:{source.stat().st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
 def write_module_indexes(index: ModuleIndex, modules: Iterable[str], staging: Path) -> tuple[IndexFile, ...]:
     """Generate the image's modules.dep(.bin), modules.alias(.bin), ... with depmod over a staging tree.
 
@@ -880,24 +905,31 @@ def write_module_indexes(index: ModuleIndex, modules: Iterable[str], staging: Pa
     """
     names = sorted(set(modules) & set(index.paths), key=index.sort_key)
     root = staging / "lib/modules" / index.version
-    root.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        link = root / index.paths[name]
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(index.file(name))
-    for filename in _COPIED_INDEXES:
-        source = index.directory / filename
-        if source.is_file():
-            (root / filename).write_bytes(source.read_bytes())
-    (root / "modules.order").write_text("".join(f"{index.paths[n]}\n" for n in names))
-    with tempfile.TemporaryDirectory(prefix="rearbuild-depmod-") as empty_config:
-        # -C: the host's depmod.d (search order, overrides) is about its full tree, not ours.
-        run(
-            ["depmod", "-C", empty_config, "-b", str(staging), index.version],
-            hint="install kmod (apt-get install kmod), which provides depmod",
-        )
+    # depmod costs most of a warm rebuild: reuse the indexes when the same modules of the same host files
+    # were indexed before (the stamp records what they were made from).
+    stamp = root / ".rearbuild-indexed"
+    key = _index_key(index, names)
+    if not (stamp.is_file() and stamp.read_text() == key):
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            link = root / index.paths[name]
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(index.file(name))
+        for filename in _COPIED_INDEXES:
+            source = index.directory / filename
+            if source.is_file():
+                (root / filename).write_bytes(source.read_bytes())
+        (root / "modules.order").write_text("".join(f"{index.paths[n]}\n" for n in names))
+        with tempfile.TemporaryDirectory(prefix="rearbuild-depmod-") as empty_config:
+            # -C: the host's depmod.d (search order, overrides) is about its full tree, not ours.
+            run(
+                ["depmod", "-C", empty_config, "-b", str(staging), index.version],
+                hint="install kmod (apt-get install kmod), which provides depmod",
+            )
+        stamp.write_text(key)
     return tuple(
         IndexFile(path, PurePosixPath("lib/modules", index.version, path.name))
         for path in sorted(root.glob("modules.*"))

@@ -7,6 +7,7 @@ the distribution's security updates reach the rescue image at the next mkrescue.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -76,11 +77,33 @@ class PythonRuntime:
     files: tuple[str, ...]  # host paths of the standard-library files to include
 
 
-def find_runtime(interpreter: str = "/usr/bin/python3", package: Path = PACKAGE_DIR) -> PythonRuntime:
+def _cache_key(interpreter: str, package: Path) -> str:
+    """What the answer depends on: the interpreter (its files change with an update) and rearbuild's modules."""
+    digest = hashlib.sha256()
+    st = os.stat(interpreter)
+    digest.update(f"{os.path.realpath(interpreter)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for path in sorted(package.rglob("*.py")):
+        pst = path.stat()
+        digest.update(f"{path}:{pst.st_size}:{pst.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def find_runtime(
+    interpreter: str = "/usr/bin/python3", package: Path = PACKAGE_DIR, cache: Path | None = None
+) -> PythonRuntime:
+    """cache: a file remembering the answer for an unchanged interpreter and rearbuild (saves ~0.7 s)."""
     if not os.access(interpreter, os.X_OK):
         raise UserError(
             f"the rescue system's Python {interpreter} is not there", hint="install python3 (apt-get install python3)"
         )
+    key = _cache_key(interpreter, package)
+    if cache is not None and cache.is_file():
+        try:
+            saved = json.loads(cache.read_text())
+            if saved.get("key") == key and all(os.path.exists(f) for f in saved["files"]):
+                return PythonRuntime(interpreter, str(saved["version"]), tuple(saved["files"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged cache only costs the time to find the answer again
     # -I: no user site, no environment; -S: no site-packages, so only the standard library is found there.
     result = run([interpreter, "-I", "-S", "-c", _FINDER, str(package), *_NEVER])
     data = json.loads(result.out)
@@ -91,4 +114,8 @@ def find_runtime(interpreter: str = "/usr/bin/python3", package: Path = PACKAGE_
             directory = Path(root, name)
             if directory.is_dir():
                 wanted += [str(p) for p in sorted(directory.glob("*.py"))]
-    return PythonRuntime(interpreter, str(data["version"]), tuple(sorted(set(wanted))))
+    runtime = PythonRuntime(interpreter, str(data["version"]), tuple(sorted(set(wanted))))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"key": key, "version": runtime.version, "files": runtime.files}))
+    return runtime

@@ -63,18 +63,19 @@ class RecordMaker:
             )
         return None
 
-    def placed(self, source: str, image_path: str, reason: str) -> list[FileRecord]:
+    def placed(self, source: str, image_path: str, reason: str, mode: int | None = None) -> list[FileRecord]:
         """A file whose content comes from `source` but lives at `image_path` in the image (generated files,
         or a host file under another name): the image path's directories resolved like the host's, so that
-        /lib/modules/... lands in usr/lib/modules/... where /lib is a symlink."""
+        /lib/modules/... lands in usr/lib/modules/... where /lib is a symlink. `mode` fixes the permissions
+        of files rearbuild generated itself (their mode on disk depends on the umask of the run)."""
         parent = self.tree.resolve(os.path.dirname(image_path))
         directory, links = (
             (parent.real_path, parent.symlinks) if parent is not None else (os.path.dirname(image_path), ())
         )
-        record = self.real_source(source, directory.rstrip("/") + "/" + os.path.basename(image_path), reason)
+        record = self.real_source(source, directory.rstrip("/") + "/" + os.path.basename(image_path), reason, mode)
         return [*self.symlinks(links, reason), *([record] if record else [])]
 
-    def real_source(self, source: str, image_path: str, reason: str) -> FileRecord | None:
+    def real_source(self, source: str, image_path: str, reason: str, mode: int | None = None) -> FileRecord | None:
         try:
             st = os.stat(source)
             digest = self.hashes.sha256(source, st)
@@ -83,7 +84,7 @@ class RecordMaker:
         return FileRecord(
             path=image_path,
             kind=EntryKind.FILE,
-            mode=stat.S_IMODE(st.st_mode),
+            mode=stat.S_IMODE(st.st_mode) if mode is None else mode,
             source=source,
             size=st.st_size,
             sha256=digest,

@@ -4,7 +4,6 @@ with module indexes generated for exactly the chosen modules so that modprobe wo
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 from rearbuild.collect.kernel import KernelImage
@@ -23,8 +22,7 @@ def main(ctx: Context) -> None:
         raise InternalError("the kernel was not found in prep")
     # The generated indexes stay in $VAR_DIR so that a manifest (and its bundle) can refer to them after the run.
     staging = ctx.paths.var_dir / "recovery" / "modules"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging.mkdir(parents=True, exist_ok=True)
     chosen = collect_kernel_modules(
         Path("/"),
         kernel,
@@ -45,7 +43,9 @@ def main(ctx: Context) -> None:
         else:
             records += maker.placed(str(firmware.source), "/" + str(firmware.target), reason)
     for index in chosen.index_files:
-        records += maker.placed(str(index.source), "/" + str(index.target), "module index for the chosen modules")
+        records += maker.placed(
+            str(index.source), "/" + str(index.target), "module index for the chosen modules", 0o644
+        )
     for missing in chosen.missing_firmware:
         log.info("firmware %s (for %s) is not on this host", missing.name, ", ".join(missing.needed_by))
     ctx.results.setdefault("records", []).extend(records)
