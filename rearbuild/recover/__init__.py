@@ -1,0 +1,1 @@
+"""Recovery inside the rescue system: verify, plan, recreate, restore, finalize."""
