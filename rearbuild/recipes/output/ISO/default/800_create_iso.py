@@ -43,6 +43,15 @@ def efi_loader(ctx: Context) -> EfiLoader | None:
     return EfiLoader.choose(True if secure else None)
 
 
+def extra_files(ctx: Context) -> dict[str, Path | bytes]:
+    """ISO_FILES (at the ISO's root, ReaR's behaviour) and what earlier stages put into the ISO, e.g. the backup
+    with BACKUP_URL=iso:// (ctx.results["iso_files"]: path in the ISO -> file on this host)."""
+    files: dict[str, Path | bytes] = {f"/{Path(f).name}": Path(f) for f in ctx.items("ISO_FILES")}
+    for iso_path, source in dict(ctx.results.get("iso_files", {})).items():
+        files["/" + str(iso_path).lstrip("/")] = Path(source)
+    return files
+
+
 def main(ctx: Context) -> None:
     manifest = ctx.results.get("manifest")
     initrd = ctx.results.get("initrd")
@@ -70,7 +79,7 @@ def main(ctx: Context) -> None:
         efi_loader=efi_loader(ctx),
         volume_id=ctx.text("ISO_VOLID"),
         hybrid=ctx.flag("ISO_HYBRID"),
-        extra_files={f"/{Path(f).name}": Path(f) for f in ctx.items("ISO_FILES")},
+        extra_files=extra_files(ctx),
     )
     limit = ctx.number("ISO_FILE_SIZE_LIMIT")
     for name, size in (("initrd", initrd.path.stat().st_size), ("kernel", Path(manifest.kernel_file).stat().st_size)):
