@@ -1,0 +1,88 @@
+"""Making the recovered disk bootable again: the boot loader that was in use, installed by the restored
+system's own tools (ReaR: finalize/Linux-i386/660_install_grub2.sh and 670_run_efibootmgr.sh)."""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rearbuild.layout.model import Disk, Fs, FsType, Layout, Part, PartFlag
+
+
+class Firmware(enum.Enum):
+    BIOS = "bios"
+    UEFI = "uefi"
+
+    @classmethod
+    def current(cls) -> Firmware:
+        # The kernel exposes /sys/firmware/efi only when it was started by UEFI firmware.
+        return cls.UEFI if os.path.isdir("/sys/firmware/efi") else cls.BIOS
+
+    @property
+    def grub_target(self) -> str:
+        return {Firmware.BIOS: "i386-pc", Firmware.UEFI: "x86_64-efi"}[self]
+
+
+@dataclass(frozen=True)
+class BootPlan:
+    firmware: Firmware
+    disks: tuple[str, ...]  # where GRUB goes (BIOS: the MBR/boot-partition disks; UEFI: the ESP's disk)
+    esp_mountpoint: str | None
+    grub_install: str | None  # path inside the restored system, None when it has no grub-install
+
+    def commands(self, root: Path) -> list[list[str]]:
+        if self.grub_install is None:
+            return []
+        base = ["chroot", str(root), self.grub_install, f"--target={self.firmware.grub_target}", "--recheck"]
+        if self.firmware is Firmware.UEFI:
+            # grub-install writes the NVRAM boot entry itself through efibootmgr when efivars are mounted
+            return [[*base, f"--efi-directory={self.esp_mountpoint}"]]
+        return [[*base, disk] for disk in self.disks]
+
+
+def _find_grub_install(root: Path) -> str | None:
+    for candidate in ("usr/sbin/grub-install", "usr/sbin/grub2-install", "sbin/grub-install", "sbin/grub2-install"):
+        if (root / candidate).exists():
+            return "/" + candidate
+    return None
+
+
+def boot_disks(layout: Layout, explicit: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """GRUB2_INSTALL_DEVICES if given, else every disk with a BIOS boot partition, else the disks whose
+    partition carries the boot flag, else the disk of /boot or / (ReaR's order of guesses)."""
+    if explicit:
+        return explicit
+    parts = [r for r in layout.active if isinstance(r, Part)]
+    bios = tuple(dict.fromkeys(p.disk for p in parts if PartFlag.BIOS_GRUB in p.flags))
+    if bios:
+        return bios
+    flagged = tuple(dict.fromkeys(p.disk for p in parts if PartFlag.BOOT in p.flags))
+    if flagged:
+        return flagged
+    disks = {r.device for r in layout.active if isinstance(r, Disk)}
+    for mountpoint in ("/boot", "/"):
+        for fs in (r for r in layout.active if isinstance(r, Fs) and r.mountpoint == mountpoint):
+            part = next((p for p in parts if p.device == fs.device), None)
+            if part is not None:
+                return (part.disk,)
+            if fs.device in disks:
+                return (fs.device,)
+    return ()
+
+
+def esp_mountpoint(layout: Layout) -> str | None:
+    for fs in (r for r in layout.active if isinstance(r, Fs)):
+        if fs.mountpoint in ("/boot/efi", "/efi", "/boot") and fs.fstype is FsType.VFAT:
+            return fs.mountpoint
+    return None
+
+
+def plan_boot(layout: Layout, root: Path, *, firmware: Firmware, explicit: tuple[str, ...] = ()) -> BootPlan:
+    return BootPlan(
+        firmware=firmware,
+        disks=boot_disks(layout, explicit),
+        esp_mountpoint=esp_mountpoint(layout),
+        grub_install=_find_grub_install(root),
+    )
