@@ -1,0 +1,65 @@
+"""BACKUP=REQUESTRESTORE (ReaR's default method): the disks are recreated and mounted, then an operator restores
+the files into the target by hand -- from any backup software -- and tells the recovery to go on.
+
+ReaR opens a `rear>` shell for this (restore/REQUESTRESTORE/default/200_prompt_user_to_start_restore.sh). Here
+the recovery waits on its terminal instead; the operator works in another one (a second console, ssh, or
+`setsid sh` from this one before it started) and answers when done.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from rearbuild.context import Context
+from rearbuild.errors import UserError
+from rearbuild.log import notice
+from rearbuild.recover.options import recover_options
+
+_CONTINUE = ("", "y", "yes", "done", "exit", "continue")
+_ABORT = ("q", "quit", "abort", "n", "no")
+
+
+def instructions(target: Path) -> str:
+    return (
+        f"BACKUP=REQUESTRESTORE: restore the files of this system into {target} now, by hand, with your backup\n"
+        f"software (e.g. `tar -C {target} -xpf /path/backup.tar --numeric-owner --xattrs --acls`).\n"
+        "Work in another terminal; when the restore is complete, press ENTER here to continue the recovery\n"
+        "(or type 'abort' to stop it)."
+    )
+
+
+def request_restore(ctx: Context, read_line: Callable[[], str] | None = None) -> None:
+    options = recover_options(ctx)
+    target = options.target_root
+    if options.show_plan:
+        notice("restore: BACKUP=REQUESTRESTORE would wait for an operator to restore into %s", target)
+        return
+    if read_line is None:
+        if ctx.options.non_interactive or not sys.stdin.isatty():
+            raise UserError(
+                f"BACKUP=REQUESTRESTORE needs an operator to restore the files into {target}, and this run is "
+                "non-interactive",
+                hint="run recover interactively, or configure a backup method (BACKUP=NETFS with BACKUP_URL)",
+            )
+        read_line = sys.stdin.readline
+    target.mkdir(parents=True, exist_ok=True)
+    notice("%s", instructions(target))
+    while True:
+        sys.stderr.write("restore done? [ENTER/abort] ")
+        sys.stderr.flush()
+        answer = read_line()
+        if answer == "":  # end of input: nobody is there to answer
+            raise UserError(f"no answer: the restore into {target} was not confirmed")
+        word = answer.strip().lower()
+        if word in _ABORT:
+            raise UserError(f"recovery aborted by the operator before the restore into {target}")
+        if word in _CONTINUE:
+            if not any(os.scandir(target)):
+                notice("%s is still empty; restore into it first (or type 'abort')", target)
+                continue
+            notice("operator confirmed the restore into %s", target)
+            return
+        notice("answer ENTER when the restore is done, or 'abort'")

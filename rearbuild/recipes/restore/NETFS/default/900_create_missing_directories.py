@@ -1,0 +1,11 @@
+"""BACKUP=NETFS: recreate the mount points and top-level directories the archive did not contain, with their
+recorded modes and owners (ReaR: restore/default/900_create_missing_directories.sh)."""
+
+from __future__ import annotations
+
+from rearbuild.backup.netfs import recreate_directories
+from rearbuild.context import Context
+
+
+def main(ctx: Context) -> None:
+    recreate_directories(ctx)
