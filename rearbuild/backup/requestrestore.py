@@ -31,6 +31,31 @@ def instructions(target: Path) -> str:
     )
 
 
+def _interactive(ctx: Context) -> bool:
+    return not ctx.options.non_interactive and sys.stdin.isatty()
+
+
+def _no_operator(target: Path) -> UserError:
+    return UserError(
+        f"BACKUP=REQUESTRESTORE needs an operator to restore the files into {target}, and this run is non-interactive",
+        hint="run recover interactively, or configure a backup method (BACKUP=NETFS with BACKUP_URL)",
+    )
+
+
+def announce(ctx: Context) -> None:
+    """In the verify stage, before any disk is touched: a run nobody can answer stops here, not after the disks
+    were recreated and left empty."""
+    options = recover_options(ctx)
+    if options.show_plan:
+        return
+    if not _interactive(ctx):
+        raise _no_operator(options.target_root)
+    notice(
+        "BACKUP=REQUESTRESTORE: after the disks are recreated you will be asked to restore the files into %s",
+        options.target_root,
+    )
+
+
 def request_restore(ctx: Context, read_line: Callable[[], str] | None = None) -> None:
     options = recover_options(ctx)
     target = options.target_root
@@ -38,12 +63,8 @@ def request_restore(ctx: Context, read_line: Callable[[], str] | None = None) ->
         notice("restore: BACKUP=REQUESTRESTORE would wait for an operator to restore into %s", target)
         return
     if read_line is None:
-        if ctx.options.non_interactive or not sys.stdin.isatty():
-            raise UserError(
-                f"BACKUP=REQUESTRESTORE needs an operator to restore the files into {target}, and this run is "
-                "non-interactive",
-                hint="run recover interactively, or configure a backup method (BACKUP=NETFS with BACKUP_URL)",
-            )
+        if not _interactive(ctx):
+            raise _no_operator(target)
         read_line = sys.stdin.readline
     target.mkdir(parents=True, exist_ok=True)
     notice("%s", instructions(target))
