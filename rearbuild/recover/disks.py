@@ -164,16 +164,19 @@ def _check_one(target: TargetDisk, plan: Plan, devices: Devices, guarded: dict[s
     real = os.path.realpath(device)
     if real in guarded or device in guarded:
         return f"{device} must not be written: {guarded.get(real) or guarded[device]}"
-    size = disk_size(device)
-    if size < target.needed:
-        return f"{device} is too small: it has {size} bytes and the layout needs {target.needed} bytes"
     root = plan.target_root.rstrip("/") or "/"
     for dev in devices.on(real):
         mounted = dev.mountpoint
-        if mounted and mounted != "[SWAP]" and not (mounted == root or mounted.startswith(root + "/")):
-            return f"{device} is in use: {dev.name} is mounted at {mounted}"
         if mounted == "[SWAP]":
             return f"{device} is in use: {dev.name} is an active swap device"
+        if mounted and not (mounted == root or mounted.startswith(root + "/")):
+            return f"{device} is in use: {dev.name} is mounted at {mounted}"
+    try:
+        size = disk_size(device)
+    except CommandError as exc:
+        return f"the size of {device} cannot be read ({exc.message})"
+    if size < target.needed:
+        return f"{device} is too small: it has {size} bytes and the layout needs {target.needed} bytes"
     return None
 
 
@@ -195,7 +198,10 @@ def size_differs(plan: Plan, layout_sizes: dict[str, int]) -> list[str]:
         saved = layout_sizes.get(target.device)
         if saved is None or not Path(target.device).exists():
             continue
-        size = disk_size(target.device)
+        try:
+            size = disk_size(target.device)
+        except CommandError:
+            continue
         if size != saved:
             differ.append(f"{target.device} has {size} bytes, the saved disk had {saved}")
     return differ
