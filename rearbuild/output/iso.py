@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import pycdlib
+import pycdlib.isohybrid
 from pycdlib.pycdlibexception import PyCdlibException
 
 from rearbuild.errors import InternalError, UserError
@@ -159,6 +160,33 @@ def _replacing(out: Path) -> Iterator[BinaryIO]:
         raise
 
 
+# The secondary GPT of an EFI isohybrid image sits in the last 33 sectors of 512 bytes: 32 sectors of partition
+# entries and its header (UEFI spec 2.10, 5.3.1). pycdlib pads the image to the next 1 MiB "cylinder" and puts
+# the secondary GPT at the end of that padding -- when the ISO's data ends less than 33 sectors before a cylinder
+# boundary, the GPT overwrites the last file (seen: /boot/grub/grub.cfg zeroed, the UEFI boot dropped to grub>).
+_BACKUP_GPT_BYTES = 33 * 512
+
+
+@contextlib.contextmanager
+def _room_for_backup_gpt() -> Iterator[None]:
+    """While active, pycdlib pads an EFI isohybrid image by one more cylinder when the padding is too short."""
+    original = pycdlib.isohybrid.IsoHybrid._calc_cc
+
+    def calc_cc(self: pycdlib.isohybrid.IsoHybrid, iso_size: int) -> tuple[int, int]:
+        cc, padding = original(self, iso_size)
+        if self.efi and padding < _BACKUP_GPT_BYTES:
+            cylinder = self.geometry_heads * self.geometry_sectors * 512
+            padding += cylinder
+            cc = min((iso_size + padding) // cylinder, 1024)
+        return cc, padding
+
+    pycdlib.isohybrid.IsoHybrid._calc_cc = calc_cc  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        pycdlib.isohybrid.IsoHybrid._calc_cc = original  # type: ignore[method-assign]
+
+
 def write_iso(
     out: Path,
     files: Mapping[str, IsoSource],
@@ -189,7 +217,7 @@ def write_iso(
     )
     iso = pycdlib.PyCdlib()
     try:
-        with contextlib.ExitStack() as stack, pinned_pycdlib(epoch=epoch, seed=seed):
+        with contextlib.ExitStack() as stack, pinned_pycdlib(epoch=epoch, seed=seed), _room_for_backup_gpt():
             iso.new(
                 interchange_level=3,
                 joliet=3,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.output.bootloader import EfiLoader, find_signed_shim
+from rearbuild.output.bootloader import EfiLoader, find_isolinux, find_signed_shim
 from rearbuild.output.bootmenu import IsoDefault
 from rearbuild.output.efi import write_fat_image
 from rearbuild.output.pinned import derive_u32
@@ -200,3 +200,38 @@ def test_signed_shim_iso_carries_what_debians_signed_grub_needs(tmp_path: Path, 
     listing = run(["mdir", "-b", "-i", image, "::/EFI/BOOT"], env=dict(os.environ, MTOOLS_SKIP_CHECK="1")).out
     names = {Path(line).name.upper() for line in listing.split()}
     assert {"BOOTX64.EFI", "GRUBX64.EFI"} <= names
+
+
+def test_isohybrid_backup_gpt_never_overwrites_the_last_file(tmp_path: Path) -> None:
+    """pycdlib puts the secondary GPT at the end of its 1 MiB padding: an image whose data ends just before a
+    1 MiB boundary lost its last file (grub.cfg) to it. Every file must read back intact, whatever the size."""
+    import pycdlib
+
+    from rearbuild.output.iso import IsoBoot, write_iso
+
+    isolinux = find_isolinux()
+    efi = write_fat_image(tmp_path / "efi.img", {"EFI/BOOT/BOOTX64.EFI": b"x" * 4096}, epoch=0, volume_id=1)
+
+    def build(filler: int) -> Path:
+        out = tmp_path / f"t{filler}.iso"
+        files = {
+            "/isolinux/isolinux.bin": isolinux.isolinux_bin,
+            "/boot/efiboot.img": efi.path,
+            "/filler.bin": b"\1" * filler,
+            "/zz/last/grub.cfg": b"menuentry\n" * 50,
+        }
+        write_iso(out, files, epoch=0, seed="gpt", boot=IsoBoot(efi="/boot/efiboot.img"))
+        return out
+
+    first = build(2048)
+    # grow the filler so that the data ends 4 KiB (less than the GPT's 16.5 KiB) before a 1 MiB boundary
+    used = first.stat().st_size
+    iso = pycdlib.PyCdlib()
+    iso.open(str(first))
+    data_end = iso.pvd.space_size * 2048
+    iso.close()
+    filler = 2048 + ((1 << 20) - data_end % (1 << 20)) - 4096
+    out = build(filler)
+    assert out.stat().st_size >= used
+    grub = run(["isoinfo", "-R", "-x", "/zz/last/grub.cfg", "-i", str(out)]).stdout
+    assert grub == b"menuentry\n" * 50
