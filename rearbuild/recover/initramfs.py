@@ -36,10 +36,10 @@ def _align4(n: int) -> int:
 def _cpio_names(data: bytes, pos: int) -> tuple[list[str], int]:
     """Names of one newc archive starting at pos, and the offset after its trailer."""
     names: list[str] = []
-    while data[pos:pos + 6] == _NEWC_MAGIC:
-        filesize = int(data[pos + 54:pos + 62], 16)
-        namesize = int(data[pos + 94:pos + 102], 16)
-        name = data[pos + _HEADER:pos + _HEADER + namesize - 1]
+    while data[pos : pos + 6] == _NEWC_MAGIC:
+        filesize = int(data[pos + 54 : pos + 62], 16)
+        namesize = int(data[pos + 94 : pos + 102], 16)
+        name = data[pos + _HEADER : pos + _HEADER + namesize - 1]
         pos = _align4(pos + _HEADER + namesize)
         pos = _align4(pos + filesize)
         if name == _TRAILER:
@@ -69,7 +69,7 @@ def members(path: Path) -> set[str]:
             pos += 1
         if pos >= len(data):
             break
-        if data[pos:pos + 6] == _NEWC_MAGIC:
+        if data[pos : pos + 6] == _NEWC_MAGIC:
             found, pos = _cpio_names(data, pos)
             names += found
             continue
@@ -78,7 +78,7 @@ def members(path: Path) -> set[str]:
         while inner < len(rest):
             while inner < len(rest) and rest[inner] == 0:
                 inner += 1
-            if rest[inner:inner + 6] != _NEWC_MAGIC:
+            if rest[inner : inner + 6] != _NEWC_MAGIC:
                 break
             found, inner = _cpio_names(rest, inner)
             names += found

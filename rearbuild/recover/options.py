@@ -1,9 +1,9 @@
 """The arguments of `rearbuild recover` (and restoreonly), parsed once per run and shared by the recipes.
 
-    rearbuild recover                 recover this machine: verify, recreate the disks, restore, finalize
-    rearbuild recover --plan          print the plan (ReaR's diskrestore.sh) and change nothing
-    rearbuild recover --plan-file F   run an edited plan instead of the generated one
-    rearbuild recover --demo DIR      restore into DIR instead of /mnt/local and touch no disk
+rearbuild recover                 recover this machine: verify, recreate the disks, restore, finalize
+rearbuild recover --plan          print the plan (ReaR's diskrestore.sh) and change nothing
+rearbuild recover --plan-file F   run an edited plan instead of the generated one
+rearbuild recover --demo DIR      restore into DIR instead of /mnt/local and touch no disk
 """
 
 from __future__ import annotations
@@ -46,8 +46,10 @@ def _parse(args: tuple[str, ...], workflow: str) -> RecoverOptions:
     try:
         ns = parser.parse_args(list(args))
     except (argparse.ArgumentError, SystemExit) as exc:
-        raise UserError(f"bad arguments for {workflow}: {' '.join(args)} ({exc})",
-                        hint=f"rearbuild {workflow} [--plan | --plan-file FILE | --demo DIR]") from None
+        raise UserError(
+            f"bad arguments for {workflow}: {' '.join(args)} ({exc})",
+            hint=f"rearbuild {workflow} [--plan | --plan-file FILE | --demo DIR]",
+        ) from None
     if ns.demo is not None and ns.plan_file is not None:
         raise UserError("--demo restores into a directory and runs no plan; --plan-file makes no sense with it")
     demo = ns.demo.absolute() if ns.demo is not None else None

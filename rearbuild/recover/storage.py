@@ -33,9 +33,16 @@ def _walk(name: str, found: set[str]) -> None:
             for line in table.splitlines():
                 words = line.split()
                 if len(words) > 2 and words[2] in ("crypt", "raid", "thin", "thin-pool", "mirror", "snapshot"):
-                    found.add({"crypt": "dm_crypt", "raid": "dm_raid", "thin": "dm_thin_pool",
-                               "thin-pool": "dm_thin_pool", "mirror": "dm_mirror",
-                               "snapshot": "dm_snapshot"}[words[2]])
+                    found.add(
+                        {
+                            "crypt": "dm_crypt",
+                            "raid": "dm_raid",
+                            "thin": "dm_thin_pool",
+                            "thin-pool": "dm_thin_pool",
+                            "mirror": "dm_mirror",
+                            "snapshot": "dm_snapshot",
+                        }[words[2]]
+                    )
     elif name.startswith("md"):
         found.add("md_mod")
         level = node / "md" / "level"
