@@ -6,11 +6,12 @@ from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import notice
 from rearbuild.recover.options import recover_options
+from rearbuild.recover.recreate import stopped
 
 
 def main(ctx: Context) -> None:
     options = recover_options(ctx)
-    if ctx.results.get("stop_after_plan"):
+    if stopped(ctx):
         return
     if options.demo:
         notice("demo: would now patch device names and UUIDs, check the initramfs and install the boot loader")

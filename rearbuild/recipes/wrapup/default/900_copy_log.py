@@ -9,11 +9,12 @@ import shutil
 from rearbuild.context import Context
 from rearbuild.log import notice
 from rearbuild.recover.options import recover_options
+from rearbuild.recover.recreate import stopped
 
 
 def main(ctx: Context) -> None:
     options = recover_options(ctx)
-    if ctx.results.get("stop_after_plan") or ctx.log_file is None or not ctx.log_file.exists():
+    if stopped(ctx) or ctx.log_file is None or not ctx.log_file.exists():
         return
     destination = options.target_root / "var/log/rear"
     if not options.target_root.is_dir():

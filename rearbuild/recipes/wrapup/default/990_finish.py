@@ -8,6 +8,7 @@ from pathlib import Path
 from rearbuild.context import Context
 from rearbuild.log import notice
 from rearbuild.recover.options import recover_options
+from rearbuild.recover.recreate import stopped
 from rearbuild.run import run
 
 
@@ -20,7 +21,7 @@ def _unattended() -> bool:
 
 def main(ctx: Context) -> None:
     options = recover_options(ctx)
-    if ctx.results.get("stop_after_plan"):
+    if stopped(ctx):
         return
     if options.demo:
         notice("demo recovery finished: the restored files are in %s; no disk was touched", options.target_root)
