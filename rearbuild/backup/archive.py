@@ -207,6 +207,8 @@ def extract_step(target: Path, options: Sequence[str]) -> Step:
         *_KEEP,
         "--same-owner",
         "--preserve-permissions",
+        # GNU tar is silent when a file system refuses an xattr (e.g. user.* on an old tmpfs): say so.
+        "--warning=xattr-write",
         *options,
         f"--directory={target}",
     )

@@ -411,8 +411,12 @@ def restore_backup(ctx: Context) -> Path | None:
         progress = Progress("restore", archive.stat().st_size)
         notice("restoring %s into %s", archive, target)
         with open(archive, "rb") as source:
-            stream(steps, source=source, taps={0: progress.add}, poll=progress.show)
+            results = stream(steps, source=source, taps={0: progress.add}, poll=progress.show)
         progress.finish()
+        problems = results[-1].err.strip().splitlines()
+        if problems:
+            log.warning("tar reported %d problems while restoring, e.g. %s", len(problems), problems[0])
+            log.info("tar's messages:\n%s", "\n".join(problems))
         record = directory / directories.FILE_NAME
         if not record.is_file():
             record = ctx.paths.recovery_dir / directories.FILE_NAME
