@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.conftest import RearEnv
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="owners, setuid and ACLs of other users need root")
 
 SPARSE_SIZE = 64 << 20
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "layout"
 KEY = "correct horse battery staple"
 
 Cli = Callable[..., tuple[int, str]]
@@ -250,3 +252,19 @@ def test_requestrestore_needs_an_operator(env: RearEnv, cli: Cli) -> None:
     env.write("etc/local.conf", "BACKUP=REQUESTRESTORE\n")
     status, output = cli("-n", "restoreonly", "--demo", str(env.root / "restored"))
     assert status == 1 and "needs an operator" in output
+
+
+@pytest.mark.slow
+def test_recover_demo_restores_the_backup(env: RearEnv, cli: Cli) -> None:
+    tree = env.root / "tree"
+    make_tree(tree)
+    configure(env, tree)
+    assert cli("mkbackuponly")[0] == 0
+    # The host's layout holds whatever is mounted right now (other tests' loop devices come and go): recover
+    # from a recorded layout instead, so that the plan does not depend on this machine's moment.
+    shutil.copyfile(FIXTURES / "gpt_lvm.conf", env.var_dir / "layout/disklayout.conf")
+    demo = env.root / "recovered"
+    status, output = cli("recover", "--demo", str(demo))
+    assert status == 0, output
+    assert "no disk was touched" in output
+    assert snapshot(restored_tree(demo, tree)) == snapshot(tree)
