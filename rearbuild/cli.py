@@ -137,6 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if workflow is Workflow.HELP:
         _parser().print_help()
         return 0
+    try:
+        # a workflow's own arguments are checked before anything runs (`mkrescue --help` must not build)
+        workflow.parse_arguments(tuple(args.args))
+    except SystemExit as exc:  # --help printed the workflow's usage
+        return int(exc.code or 0)
+    except UserError as exc:
+        log.error("%s", exc.message)
+        if exc.hint:
+            log.error("hint: %s", exc.hint)
+        return 1
     options = Options(
         workflow=workflow.value,
         args=tuple(args.args),

@@ -6,10 +6,19 @@ required that has no recipe makes the workflow fail before anything runs: a work
 
 from __future__ import annotations
 
+import argparse
 import enum
 from dataclasses import dataclass
+from typing import NoReturn
 
 from rearbuild.errors import UserError
+
+
+class _Arguments(argparse.ArgumentParser):
+    """A workflow's own arguments: a mistake is a UserError before anything runs, not a usage text and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
 
 
 class Locking(enum.Enum):
@@ -79,6 +88,31 @@ class Workflow(enum.Enum):
     def config_name(self) -> str:
         """The name used for $CONFIG_DIR/<workflow>.conf and $WORKFLOW; `image` is mkrescue."""
         return Workflow.MKRESCUE.value if self is Workflow.IMAGE else self.value
+
+    def argument_parser(self) -> argparse.ArgumentParser:
+        """The arguments after the workflow's name (ReaR passes them to the workflow function)."""
+        parser = _Arguments(prog=f"rearbuild {self.value}", description=self.description)
+        match self:
+            case Workflow.COLLECT:
+                parser.add_argument(
+                    "-o",
+                    "--output",
+                    metavar="FILE",
+                    help="where the manifest goes (default $VAR_DIR/recovery/manifest.json)",
+                )
+                parser.add_argument("--bundle", metavar="DIR", help="also copy every file into DIR, by sha256")
+            case Workflow.RECOVER | Workflow.RESTOREONLY:
+                parser.add_argument("--plan", action="store_true", help="print the disk plan, change nothing")
+                parser.add_argument("--plan-file", metavar="FILE", help="run this (edited) plan instead")
+                parser.add_argument("--demo", metavar="DIR", help="restore into DIR and touch no disk")
+            case Workflow.FORMAT:
+                parser.add_argument("device", help="the USB disk or tape to format")
+            case _:
+                pass
+        return parser
+
+    def parse_arguments(self, args: tuple[str, ...]) -> argparse.Namespace:
+        return self.argument_parser().parse_args(list(args))
 
     def stages(self, *, backup_in_iso: bool = False) -> tuple[Stage, ...]:
         """The stage sequence. backup_in_iso: BACKUP_URL=iso://, where mkbackup backs up before output."""

@@ -30,8 +30,11 @@ SEGMENT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("firmware", ("usr/lib/firmware/", "lib/firmware/")),
     ("python", ("usr/lib/python3",)),
     ("rearbuild", ("usr/share/rear/",)),
+    # What changes from build to build (the layout, the configuration, the network plan) in a small segment of
+    # its own: a new loop device on the host must not make the 60 MB base segment compress again.
+    ("config", ("etc/rear/", "etc/rear-release", "etc/hostname", "var/lib/rear/")),
 )
-SEGMENT_ORDER = ("base", "python", "rearbuild", "modules", "firmware")
+SEGMENT_ORDER = ("base", "python", "rearbuild", "config", "modules", "firmware")
 
 
 def segment_of(path: str) -> str:

@@ -8,12 +8,12 @@ rearbuild recover --demo DIR      restore into DIR instead of /mnt/local and tou
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
 from rearbuild.context import TARGET_FS_ROOT, Context
 from rearbuild.errors import UserError
+from rearbuild.workflow import Workflow
 
 _KEY = "recover_options"
 
@@ -39,21 +39,12 @@ class RecoverOptions:
 
 
 def _parse(args: tuple[str, ...], workflow: str) -> RecoverOptions:
-    parser = argparse.ArgumentParser(prog=f"rearbuild {workflow}", add_help=False, exit_on_error=False)
-    parser.add_argument("--plan", action="store_true")
-    parser.add_argument("--plan-file", type=Path)
-    parser.add_argument("--demo", type=Path, metavar="DIR")
-    try:
-        ns = parser.parse_args(list(args))
-    except (argparse.ArgumentError, SystemExit) as exc:
-        raise UserError(
-            f"bad arguments for {workflow}: {' '.join(args)} ({exc})",
-            hint=f"rearbuild {workflow} [--plan | --plan-file FILE | --demo DIR]",
-        ) from None
+    ns = Workflow.parse(workflow).parse_arguments(args)
     if ns.demo is not None and ns.plan_file is not None:
         raise UserError("--demo restores into a directory and runs no plan; --plan-file makes no sense with it")
-    demo = ns.demo.absolute() if ns.demo is not None else None
-    return RecoverOptions(show_plan=ns.plan, plan_file=ns.plan_file, demo_dir=demo)
+    demo = Path(ns.demo).absolute() if ns.demo is not None else None
+    plan_file = Path(ns.plan_file) if ns.plan_file is not None else None
+    return RecoverOptions(show_plan=ns.plan, plan_file=plan_file, demo_dir=demo)
 
 
 def recover_options(ctx: Context) -> RecoverOptions:

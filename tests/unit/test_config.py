@@ -53,7 +53,10 @@ def test_realistic_rear_local_conf(rear_env: RearEnv, rearbuild: Run) -> None:
     assert v["OUTPUT_URL"].startswith("'file:///var/lib/rear/output/iso'")
     assert v["PROGS"].startswith("('ethtool' 'mt')")
     assert v["COPY_AS_IS"].startswith("('/etc/multipath.conf' '/etc/iscsi')")
-    assert v["BACKUP_PROG_EXCLUDE"].startswith("('/mnt/*' '/var/tmp/*')")
+    # "${BACKUP_PROG_EXCLUDE[@]}" kept default.conf's entries, the file appended its own
+    assert v["BACKUP_PROG_EXCLUDE"].startswith(
+        f"('/tmp/*' '/dev/shm/*' '{rear_env.var_dir}/output/*' '/mnt/*' '/var/tmp/*')"
+    )
     assert v["ISO_DEFAULT"].startswith("'automatic'")
     assert v["KERNEL_CMDLINE"].startswith("' net.ifnames=0'")
     # secrets are masked unless -e

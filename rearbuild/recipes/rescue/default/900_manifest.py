@@ -3,7 +3,6 @@ it out; mkrescue hands it to the build stage."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -12,9 +11,10 @@ from rearbuild.collect.kernel import KernelImage
 from rearbuild.collect.kmod import KernelModules
 from rearbuild.collect.records import maker_for
 from rearbuild.context import Context
-from rearbuild.errors import InternalError, UserError
+from rearbuild.errors import InternalError
 from rearbuild.log import notice
 from rearbuild.manifest import FileRecord, Manifest, bundle_files, merge
+from rearbuild.workflow import Workflow
 
 log = logging.getLogger("rearbuild.collect")
 
@@ -34,19 +34,6 @@ _RUN_SPECIFIC = frozenset(
 )
 # Secrets that must never reach a rescue image (ReaR: build/default/960_remove_encryption_keys.sh).
 _NEVER = frozenset({"BACKUP_PROG_CRYPT_KEY"})
-
-
-def _arguments(ctx: Context) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rearbuild collect", add_help=False)
-    parser.add_argument("-o", "--output", type=Path, default=None)
-    parser.add_argument("--bundle", type=Path, default=None)
-    try:
-        return parser.parse_args(list(ctx.options.args))
-    except SystemExit:
-        raise UserError(
-            f"bad arguments for {ctx.options.workflow}: {' '.join(ctx.options.args)}",
-            hint="rearbuild collect [-o manifest.json] [--bundle DIR]",
-        ) from None
 
 
 def build_manifest(ctx: Context) -> Manifest:
@@ -85,11 +72,11 @@ def main(ctx: Context) -> None:
     ctx.results["manifest"] = manifest
     if ctx.options.workflow != "collect":
         return
-    args = _arguments(ctx)
-    output = args.output or (ctx.paths.var_dir / "recovery" / "manifest.json")
+    args = Workflow.COLLECT.parse_arguments(ctx.options.args)
+    output = Path(args.output) if args.output else ctx.paths.var_dir / "recovery" / "manifest.json"
     manifest.write(output)
     size = sum(f.size for f in manifest.files)
     notice("manifest: %s (%d entries, %.1f MiB of files)", output, len(manifest.files), size / 2**20)
     if args.bundle is not None:
-        bundle_files(manifest, args.bundle)
+        bundle_files(manifest, Path(args.bundle))
         notice("bundle: %s", args.bundle)
