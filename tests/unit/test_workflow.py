@@ -240,3 +240,17 @@ def test_unknown_workflow(rear_env: RearEnv, rearbuild: Run) -> None:
 def test_version(rearbuild: Run, flag: str) -> None:
     status, out, _ = rearbuild(flag)
     assert status == 0 and out.startswith("rearbuild ")
+
+
+def test_workflow_arguments_are_checked_before_anything_runs(rear_env: RearEnv, rearbuild: Run) -> None:
+    rear_env.write(
+        "share/recipes/layout/save/default/100_touch.py",
+        "def main(ctx):\n    (ctx.paths.var_dir / 'ran').write_text('x')\n",
+    )
+    status, out, _ = rearbuild("savelayout", "--help")
+    assert status == 0 and "usage: rearbuild savelayout" in out
+    status, _, err = rearbuild("savelayout", "--bogus")
+    assert status == 1 and "unrecognized arguments: --bogus" in err
+    assert not (rear_env.var_dir / "ran").exists() and rear_env.build_dirs() == []
+    status, out, _ = rearbuild("recover", "--help")
+    assert status == 0 and "--demo DIR" in out
