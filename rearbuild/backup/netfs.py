@@ -42,6 +42,7 @@ from rearbuild.layout.disklayout import read_layout
 from rearbuild.layout.model import Layout
 from rearbuild.log import notice
 from rearbuild.recover.options import recover_options
+from rearbuild.recover.recreate import stopped
 from rearbuild.run import run
 from rearbuild.workflow import Workflow
 
@@ -401,7 +402,7 @@ def restore_backup(ctx: Context) -> Path | None:
     """Restore the archive into the target; returns the target (None when only the plan is shown)."""
     options = recover_options(ctx)
     s = settings(ctx, ask_key=True)
-    if options.show_plan or ctx.results.get("stop_after_plan"):
+    if options.show_plan or stopped(ctx):
         notice("restore: would extract %s from %s into %s", s.archive.name, s.url.text, options.target_root)
         return None
     target = _target(ctx)
@@ -431,7 +432,7 @@ def restore_backup(ctx: Context) -> Path | None:
 def recreate_directories(ctx: Context) -> None:
     entries = ctx.results.get(RESULT_DIRECTORIES)
     options = recover_options(ctx)
-    if not entries or options.show_plan or ctx.results.get("stop_after_plan"):
+    if not entries or options.show_plan or stopped(ctx):
         return
     changed = directories.recreate_missing(entries, options.target_root, ctx.results.get(RESULT_INCLUDES))
     if changed:
