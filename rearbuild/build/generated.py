@@ -3,6 +3,7 @@ it recovers with, the saved layout, the network plan, and the recovery program i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ ZIPAPP_IN_IMAGE = f"{SHARE_IN_IMAGE}/rearbuild.pyz"
 
 # `rear` and `rearbuild` in the rescue system: the zipapp with the image's share directory (-I: the rescue
 # Python ignores PYTHON* variables and user site-packages).
+# An assignment of the backup's encryption key and its value (quoted or not), wherever it stands: ReaR's own
+# advice is `{ BACKUP_PROG_CRYPT_KEY='secret' ; } 2>/dev/null`, so the rest of the line must survive.
+_CRYPT_KEY_RE = re.compile(rb"""(^|[\s;{])BACKUP_PROG_CRYPT_KEY=(?:'[^']*'|"(?:[^"\\]|\\.)*"|[^\s;}]*)""", re.M)
+
 _WRAPPER = f"""#!/bin/sh
 REARBUILD_SHARE_DIR=/{SHARE_IN_IMAGE} exec /usr/bin/python3 -I /{ZIPAPP_IN_IMAGE} "$@"
 """
@@ -76,10 +81,19 @@ def generated_entries(
         if (share_dir / part).is_dir():
             entries += tree_entries(share_dir / part, f"{SHARE_IN_IMAGE}/{part}")
     if config_dir.is_dir():
-        # The user's configuration goes in as it is (ReaR copies /etc/rear), private: it may hold secrets.
-        entries += [
-            e if e.kind is not Kind.FILE or e.source is None else Entry.file(e.path, e.source, 0o600)
-            for e in tree_entries(config_dir, "etc/rear")
-            if not e.path.endswith("/rescue.conf")
-        ]
+        # The user's configuration goes in (ReaR copies /etc/rear), private: it may hold secrets. The backup's
+        # encryption key never does (ReaR: build/default/960_remove_encryption_keys.sh): its assignments are
+        # blanked, so the rescue system asks for the key when it restores.
+        for entry in tree_entries(config_dir, "etc/rear"):
+            if entry.path.endswith("/rescue.conf"):
+                continue
+            if entry.kind is Kind.FILE and entry.source is not None:
+                data = entry.source.read_bytes()
+                cleaned = _CRYPT_KEY_RE.sub(rb"\1BACKUP_PROG_CRYPT_KEY=''", data)
+                entry = (
+                    Entry.from_bytes(entry.path, cleaned, 0o600)
+                    if cleaned != data
+                    else Entry.file(entry.path, entry.source, 0o600)
+                )
+            entries.append(entry)
     return entries
