@@ -85,6 +85,11 @@ class Workflow(enum.Enum):
         return self not in (Workflow.HELP, Workflow.DUMP)
 
     @property
+    def builds_image(self) -> bool:
+        """Whether the workflow collects for and builds a rescue image (then it needs a kernel, modules, ...)."""
+        return self in (Workflow.IMAGE, Workflow.MKRESCUE, Workflow.MKBACKUP, Workflow.COLLECT)
+
+    @property
     def config_name(self) -> str:
         """The name used for $CONFIG_DIR/<workflow>.conf and $WORKFLOW; `image` is mkrescue."""
         return Workflow.MKRESCUE.value if self is Workflow.IMAGE else self.value

@@ -12,9 +12,12 @@ from pathlib import Path
 from rearbuild.collect.kernel import find_kernel, installed_versions, kernel_version, modules_tree
 from rearbuild.context import Context
 from rearbuild.log import notice
+from rearbuild.workflow import Workflow
 
 
 def main(ctx: Context) -> None:
+    if not Workflow.parse(ctx.options.workflow).builds_image:
+        return  # mkbackuponly, checklayout: no rescue image, no kernel needed
     sysroot = Path("/")
     requested = ctx.text("KERNEL_VERSION")
     chosen_by_user = ctx.options.kernel_version is not None or not ctx.config.origin("KERNEL_VERSION").endswith(
