@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rearbuild.collect import blockfacts as bf
 from rearbuild.collect import fsfacts as ff
@@ -496,19 +496,14 @@ def _ext(facts: _Facts, fs: Fs) -> Fs:
         log.warning("tune2fs -l %s failed; %s is recorded without its mkfs attributes", fs.device, fs.mountpoint)
         return fs
     a = ff.parse_tune2fs(text)
-    return Fs(
-        fs.device,
-        fs.mountpoint,
-        fs.fstype,
-        uuid=fs.uuid,
-        label=fs.label,
+    return replace(
+        fs,
         blocksize=a.blocksize,
         reserved_blocks=a.reserved_blocks,
         max_mounts=a.max_mounts,
         check_interval_days=a.check_interval_days,
         bytes_per_inode=a.bytes_per_inode,
         default_mount_options=a.default_mount_options,
-        options=fs.options,
     )
 
 
@@ -517,16 +512,7 @@ def _btrfs_super(facts: _Facts, fs: Fs) -> Fs:
     if text is None:
         return fs
     s = ff.parse_btrfs_super(text)
-    return Fs(
-        fs.device,
-        fs.mountpoint,
-        fs.fstype,
-        uuid=fs.uuid,
-        label=fs.label,
-        nodesize=s.nodesize,
-        sectorsize=s.sectorsize,
-        options=fs.options,
-    )
+    return replace(fs, nodesize=s.nodesize, sectorsize=s.sectorsize)
 
 
 def _btrfs_subvolumes(facts: _Facts, fs: Fs, mounts: list[bf.Mount]) -> list[Item]:
