@@ -135,6 +135,26 @@ def find_iso_device(volid: str) -> str:
     )
 
 
+# udev's symlinks and the blkid tag that finds the same device where there is no udev (the rescue system).
+_BY_TAG = {"/dev/disk/by-label/": "LABEL", "/dev/disk/by-uuid/": "UUID", "/dev/disk/by-partlabel/": "PARTLABEL",
+           "/dev/disk/by-partuuid/": "PARTUUID"}
+
+
+def resolve_device(device: str) -> str:
+    """A /dev/disk/by-*/ name as the device it names, also without udev (the rescue system has none): blkid
+    finds a file system by its tag. Other names are returned as they are."""
+    if os.path.exists(device):
+        return device
+    for prefix, tag in _BY_TAG.items():
+        if device.startswith(prefix):
+            # udev escapes blanks and slashes in these names as \x20 and \x2f (udev(7), "string escaping")
+            value = device[len(prefix):].replace("\\x20", " ").replace("\\x2f", "/")
+            found = run(["blkid", "-l", "-o", "device", "-t", f"{tag}={value}"], check=False).out.strip()
+            if found:
+                return found.splitlines()[0]
+    return device
+
+
 @contextlib.contextmanager
 def reachable(url: BackupUrl, mountpoint: Path, *, write: bool, iso_volid: str, options: str = "") -> Iterator[Path]:
     """Make the location reachable as a directory for the duration of the block; unmount whatever was mounted,
@@ -144,7 +164,7 @@ def reachable(url: BackupUrl, mountpoint: Path, *, write: bool, iso_volid: str, 
             yield Path(url.path)
             return
         case Scheme.USB:
-            device = str(url.path)
+            device = resolve_device(str(url.path))
             if not os.path.exists(device):
                 raise UserError(
                     f"BACKUP_URL={url.text}: {device} does not exist",
