@@ -4,9 +4,11 @@ the rescue shell on ttyS0 and read their output and exit status back."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -55,7 +57,10 @@ class Guest:
         self._buffer = bytearray()
         self._lock = threading.Lock()
         self._logfile = log.open("wb")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # its own process group: close() must end QEMU, not only the `timeout` wrapper in front of it
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self._counter = 0
@@ -108,8 +113,8 @@ class Guest:
         return time.monotonic() - self.started
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         self._reader.join(timeout=5)
         self._logfile.close()
