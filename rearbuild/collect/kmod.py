@@ -590,7 +590,7 @@ class ModuleClass(Enum):
 # driver still comes along; MODULES can name any of them): packet filtering, traffic shaping, the Bluetooth stack,
 # USB device-side (gadget) drivers, and radio links -- Wi-Fi (the rescue system carries no WPA supplicant, so a
 # wireless NIC cannot reach a backup server anyway), CAN, WWAN, 802.15.4, amateur radio, NFC. Together about
-# 45 MB of modules: a smaller initrd that boots faster, while every wired network, storage, file-system, crypto,
+# 50 MB of modules: a smaller initrd that boots faster, while every wired network, storage, file-system, crypto,
 # USB host and input driver stays.
 NOT_FOR_RECOVERY = (
     "kernel/net/netfilter/*", "kernel/net/ipv4/netfilter/*", "kernel/net/ipv6/netfilter/*",
@@ -601,6 +601,9 @@ NOT_FOR_RECOVERY = (
     "kernel/drivers/net/ieee802154/*", "kernel/net/ieee802154/*", "kernel/net/mac802154/*",
     "kernel/drivers/net/hamradio/*", "kernel/net/ax25/*", "kernel/net/netrom/*", "kernel/net/rose/*",
     "kernel/net/nfc/*", "kernel/drivers/nfc/*",
+    # file *servers* (the NFS and SMB server of the kernel), not file systems; graphics drivers a hypervisor's
+    # display class would pull in (the console works on the firmware's framebuffer and the serial port)
+    "kernel/fs/nfsd/*", "kernel/fs/smb/server/*", "kernel/fs/ksmbd/*", "kernel/drivers/gpu/*",
 )  # fmt: skip
 
 
