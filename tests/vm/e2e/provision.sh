@@ -46,9 +46,10 @@ tar -C / --exclude=./usr/lib/modules --exclude=./usr/lib/firmware -cf - ./usr ./
 mkdir -p $S/proc $S/sys $S/dev $S/run $S/tmp $S/mnt
 chmod 1777 $S/tmp
 rm -f $S/etc/rear-release $S/etc/rear/rescue.conf   # a normal system, not a rescue system
-# GRUB's BIOS modules come with the payload: the rescue image does not carry them (recovery runs the restored
-# system's own grub-install)
+# GRUB (grub-install and its BIOS modules) comes with the payload: the rescue image does not carry it (recovery runs
+# the restored system's own grub-install, as it will here)
 mkdir -p $S/usr/lib/grub && cp -a $P/grub-i386-pc $S/usr/lib/grub/i386-pc
+cp $P/grub-install $S/usr/sbin/grub-install
 cp $P/vmlinuz $S/boot/vmlinuz-$KVER
 cp $P/initrd.img $S/boot/initrd.img-$KVER
 uuid() { blkid -s UUID -o value "$1"; }

@@ -131,6 +131,7 @@ def source(rescue_image: RescueImage, tmp_path_factory: pytest.TempPathFactory) 
     if not Path("/usr/lib/grub/i386-pc/modinfo.sh").is_file():
         pytest.skip("apt-get install grub-pc-bin")
     shutil.copytree("/usr/lib/grub/i386-pc", payload_dir / "grub-i386-pc")
+    shutil.copy("/usr/sbin/grub-install", payload_dir / "grub-install")
     for name in ("provision.sh", "make_files.py", "listing.py"):
         shutil.copy(HERE / name, payload_dir / name)
     payload = work / "payload.img"
