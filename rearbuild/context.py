@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rearbuild.config.bashstate import Value
-from rearbuild.config.model import Config, Setting
+from rearbuild.config.model import Config
 from rearbuild.errors import InternalError, UserError
 from rearbuild.facts import Facts
 from rearbuild.paths import Paths
@@ -73,6 +73,7 @@ class Context:
     # Artefacts to publish at the end (ReaR's RESULT_FILES).
     result_files: list[Path] = field(default_factory=list)
     timings: list[tuple[str, float]] = field(default_factory=list)
+    _merged: Config | None = field(default=None, init=False, repr=False)
 
     @property
     def rootfs_dir(self) -> Path:
@@ -88,13 +89,11 @@ class Context:
         return self.build_dir / name
 
     # Reading variables: what a recipe set wins over the configuration files.
-    def setting(self, name: str) -> Setting:
-        if name in self.vars:
-            return Setting(name, self.vars[name], "<recipe>")
-        return self.config.settings[name]
-
     def _effective(self) -> Config:
-        return self.config.with_values(self.vars, "<recipe>") if self.vars else self.config
+        # rebuilt only after a recipe changed a variable: recipes read variables far more often than they set them
+        if self._merged is None:
+            self._merged = self.config.with_values(self.vars, "<recipe>") if self.vars else self.config
+        return self._merged
 
     def text(self, name: str) -> str:
         return self._effective().text(name)
@@ -125,6 +124,7 @@ class Context:
         if name in READONLY:
             raise UserError(f"{name} is managed by rearbuild and cannot be changed by a recipe")
         self.vars[name] = value
+        self._merged = None
 
     def add(self, name: str, *values: str) -> None:
         """Append to an array variable (bash's NAME+=( ... ))."""

@@ -169,5 +169,5 @@ def _run_shell(recipe: Recipe, ctx: Context) -> None:
         if name in BASH_OWN or name in READONLY:
             continue
         if before.get(name) != value:
-            ctx.vars[name] = value
+            ctx.set(name, value)
             log.debug("%s set %s", recipe.label, name)

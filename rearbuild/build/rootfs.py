@@ -92,10 +92,6 @@ class Rootfs:
             groups[segment_of(entry.path)].append(entry)
         return {name: entries for name, entries in groups.items() if entries}
 
-    def mapping(self) -> dict[str, str | None]:
-        """Image path -> symlink target (None for other entries), for checks."""
-        return {"/" + p: e.target if e.kind is Kind.SYMLINK else None for p, e in self.entries.items()}
-
 
 def manifest_entries(manifest: Manifest, sources: Mapping[str, Path]) -> list[Entry]:
     entries: list[Entry] = []

@@ -69,9 +69,6 @@ class Config:
         except KeyError:
             raise InternalError(f"configuration variable {name} is not defined in default.conf") from None
 
-    def raw(self, name: str) -> Value:
-        return self._get(name).value
-
     def origin(self, name: str) -> str:
         return self._get(name).origin
 
@@ -88,12 +85,6 @@ class Config:
         if isinstance(value, str):
             return tuple(value.split())
         return tuple(v if isinstance(v, str) else v[1] for v in value)
-
-    def mapping(self, name: str) -> dict[str, str]:
-        value = self._get(name).value
-        if isinstance(value, str):
-            raise UserError(f"{name} must be an associative array (set by {self.origin(name)})")
-        return {v[0]: v[1] for v in value if isinstance(v, tuple)}
 
     def flag(self, name: str) -> bool:
         """True for ReaR's yes-words; empty and the no-words are false; anything else is an error."""
