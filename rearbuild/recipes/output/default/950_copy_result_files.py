@@ -1,5 +1,6 @@
 """Publish the results (ReaR: output/default/950_copy_result_files.sh): copy them with a sha256 file and the
-build log to OUTPUT_URL/OUTPUT_PREFIX. Without OUTPUT_URL they stay where they were built, with the sha256."""
+build log to OUTPUT_URL/OUTPUT_PREFIX (an empty OUTPUT_URL takes a file:// BACKUP_URL, as in ReaR). Without either
+they stay where they were built, with the sha256."""
 
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ def main(ctx: Context) -> None:
     files = [*ctx.result_files, *(Path(p) for p in ctx.items("RESULT_FILES"))]
     if not files:
         return
-    url = OutputUrl.parse(ctx.text("OUTPUT_URL"))
+    output_url = ctx.text("OUTPUT_URL").strip()
+    backup_url = ctx.text("BACKUP_URL").strip()
+    if not output_url and backup_url.startswith("file:"):
+        # ReaR: an empty OUTPUT_URL inherits BACKUP_URL, so the ISO lands beside the backup
+        output_url = backup_url
+    url = OutputUrl.parse(output_url)
     destination = url.directory(ctx.text("OUTPUT_PREFIX")) if url is not None else None
     if destination is not None:
         try:
