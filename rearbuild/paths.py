@@ -23,6 +23,9 @@ class Paths:
     var_dir: Path
     log_dir: Path
     tmpdir: Path
+    # Caches (hashes, initrd segments, generated module indexes): not in VAR_DIR, which ReaR copies into its rescue
+    # images whole -- on a host with both tools, rearbuild's 60 MB of cache would end up in ReaR's initrd.
+    cache_dir: Path
     # /etc/rear-release exists only inside a rescue system (ReaR's build/default/970_add_rear_release.sh).
     rescue_marker: Path
 
@@ -54,10 +57,14 @@ class Paths:
         def pick(option: str | None, env: str, default: str) -> Path:
             return Path(option or environ.get(env) or default).absolute()
 
+        var = pick(var_dir, "REARBUILD_VAR_DIR", "/var/lib/rear")
+        # a redirected VAR_DIR (tests, unprivileged users) keeps its cache beside it
+        cache_default = "/var/cache/rearbuild" if var == Path("/var/lib/rear") else str(var / "cache")
         return cls(
             share_dir=pick(share_dir, "REARBUILD_SHARE_DIR", str(PACKAGE_DIR)),
             config_dir=pick(config_dir, "REARBUILD_CONFIG_DIR", "/etc/rear"),
-            var_dir=pick(var_dir, "REARBUILD_VAR_DIR", "/var/lib/rear"),
+            var_dir=var,
+            cache_dir=pick(None, "REARBUILD_CACHE_DIR", cache_default),
             log_dir=pick(log_dir, "REARBUILD_LOG_DIR", "/var/log/rear"),
             tmpdir=pick(tmpdir, "TMPDIR", "/var/tmp"),
             rescue_marker=pick(None, "REARBUILD_RESCUE_MARKER", "/etc/rear-release"),

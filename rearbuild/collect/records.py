@@ -117,6 +117,6 @@ def maker_for(ctx: Context) -> RecordMaker:
     """The run's RecordMaker for the host, with the hash cache in $VAR_DIR (one per run, shared by recipes)."""
     maker = ctx.results.get("record_maker")
     if not isinstance(maker, RecordMaker):
-        maker = RecordMaker(DiskTree("/"), HashCache(ctx.paths.var_dir / "cache" / "sha256.json"))
+        maker = RecordMaker(DiskTree("/"), HashCache(ctx.paths.cache_dir / "sha256.json"))
         ctx.results["record_maker"] = maker
     return maker

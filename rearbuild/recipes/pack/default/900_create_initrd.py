@@ -24,7 +24,7 @@ def main(ctx: Context) -> None:
     else:
         segments = [Segment(name, tuple(entries), compression) for name, entries in rootfs.segments().items()]
     output = ctx.tmp_dir / f"initrd{compression.suffix}"
-    result = build_initrd(segments, output, cache_dir=ctx.paths.var_dir / "cache" / "initrd", epoch=ctx.epoch)
+    result = build_initrd(segments, output, cache_dir=ctx.paths.cache_dir / "initrd", epoch=ctx.epoch)
     for line in result.summary():
         notice("%s", line)
     limit = ctx.text("REAR_INITRD_SIZE_LIMIT").strip()

@@ -8,7 +8,7 @@ from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
-    runtime = find_runtime(cache=ctx.paths.var_dir / "cache" / "python-runtime.json")
+    runtime = find_runtime(cache=ctx.paths.cache_dir / "python-runtime.json")
     maker = maker_for(ctx)
     records = []
     for path in runtime.files:

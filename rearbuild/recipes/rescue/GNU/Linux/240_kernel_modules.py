@@ -20,8 +20,9 @@ def main(ctx: Context) -> None:
     kernel = ctx.results.get("kernel")
     if not isinstance(kernel, KernelImage):
         raise InternalError("the kernel was not found in prep")
-    # The generated indexes stay in $VAR_DIR so that a manifest (and its bundle) can refer to them after the run.
-    staging = ctx.paths.var_dir / "recovery" / "modules"
+    # The generated indexes stay in the cache directory so that a manifest (and its bundle) can refer to them
+    # after the run, and an unchanged module set reuses them.
+    staging = ctx.paths.cache_dir / "modules"
     staging.mkdir(parents=True, exist_ok=True)
     chosen = collect_kernel_modules(
         Path("/"),
