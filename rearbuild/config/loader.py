@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild.config.bashstate import Layer, Value, clean_environment, evaluate, line_of_assignment
+from rearbuild.config.bashstate import Layer, Value, clean_environment, evaluate
 from rearbuild.config.compat import UNSUPPORTED
 from rearbuild.config.model import Config
 from rearbuild.errors import UserError
@@ -112,12 +112,6 @@ def load(req: LoadRequest) -> tuple[Config, Facts]:
     return config, facts
 
 
-def _where(setting_origin: str, name: str) -> str:
-    path = Path(setting_origin)
-    line = line_of_assignment(path, name) if path.is_file() else None
-    return f"{setting_origin}:{line}" if line else setting_origin
-
-
 def check_honoured(config: Config, paths: Paths, framework: frozenset[str]) -> None:
     """Refuse ReaR settings rearbuild cannot honour; warn about names nobody reads (typos)."""
     shipped = str(paths.share_dir)
@@ -127,8 +121,7 @@ def check_honoured(config: Config, paths: Paths, framework: frozenset[str]) -> N
         name = setting.name
         if name in UNSUPPORTED and setting.value not in ("", ()):
             raise UserError(
-                f"{_where(setting.origin, name)}: {name} is a ReaR setting rearbuild does not support yet: "
-                f"{UNSUPPORTED[name]}",
+                f"{config.where(name)}: {name} is a ReaR setting rearbuild does not support yet: {UNSUPPORTED[name]}",
                 hint=f"remove {name} from {setting.origin}",
             )
         if name not in config.known and name not in framework:
@@ -136,7 +129,7 @@ def check_honoured(config: Config, paths: Paths, framework: frozenset[str]) -> N
             suggestion = f" (did you mean {close[0]}?)" if close else ""
             log.warning(
                 "%s: %s is not a rearbuild configuration variable%s; only your own recipes can read it",
-                _where(setting.origin, name),
+                config.where(name),
                 name,
                 suggestion,
             )

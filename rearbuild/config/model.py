@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
-from rearbuild.config.bashstate import Value
+from rearbuild.config.bashstate import Value, line_of_assignment
 from rearbuild.errors import InternalError, UserError
 
 # ReaR's is_true / is_false (lib/global-functions.sh): the words a user may write for yes and no.
@@ -71,6 +72,13 @@ class Config:
 
     def origin(self, name: str) -> str:
         return self._get(name).origin
+
+    def where(self, name: str) -> str:
+        """The file and line that set `name` last ("local.conf:12"), for messages that must point at it."""
+        origin = self.origin(name)
+        path = Path(origin)
+        line = line_of_assignment(path, name) if origin.startswith("/") and path.is_file() else None
+        return f"{origin}:{line}" if line else origin
 
     def text(self, name: str) -> str:
         """The value as one string; an array reads as bash's "${NAME[*]}"."""

@@ -14,7 +14,6 @@ rather than the source files' (so umask and ownership do not leak in).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import re
@@ -28,6 +27,7 @@ import pycdlib
 import pycdlib.isohybrid
 from pycdlib.pycdlibexception import PyCdlibException
 
+from rearbuild.collect.hashcache import sha256_file
 from rearbuild.errors import InternalError, UserError
 from rearbuild.output.pinned import derive_u32, pinned_pycdlib
 
@@ -134,14 +134,6 @@ def _open(stack: contextlib.ExitStack, source: IsoSource) -> tuple[BinaryIO, int
     return fp, os.fstat(fp.fileno()).st_size
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fp:
-        for block in iter(lambda: fp.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @contextlib.contextmanager
 def _replacing(out: Path) -> Iterator[BinaryIO]:
     """A temporary file next to `out` that replaces it only when the block succeeds."""
@@ -242,7 +234,7 @@ def write_iso(
         raise InternalError(f"pycdlib refused the ISO layout: {exc}") from exc
     finally:
         iso.close()
-    return IsoImage(path=out, size=out.stat().st_size, sha256=_sha256(out), volume_id=volume_id)
+    return IsoImage(path=out, size=out.stat().st_size, sha256=sha256_file(out), volume_id=volume_id)
 
 
 def _add_boot(iso: pycdlib.PyCdlib, namer: _Namer, boot: IsoBoot, seed: str) -> None:

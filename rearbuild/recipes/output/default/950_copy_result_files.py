@@ -4,26 +4,19 @@ they stay where they were built, with the sha256."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 from pathlib import Path
 
+from rearbuild.collect.hashcache import sha256_file
 from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import notice
 from rearbuild.output.url import OutputUrl
 
 
-def _sha256_line(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return f"{digest.hexdigest()}  {path.name}\n"
-
-
 def main(ctx: Context) -> None:
+    known: dict[Path, str] = dict(ctx.results.get("result_digests", {}))
     files = [*ctx.result_files, *(Path(p) for p in ctx.items("RESULT_FILES"))]
     if not files:
         return
@@ -48,7 +41,9 @@ def main(ctx: Context) -> None:
             tmp = target.with_name(target.name + ".part")
             shutil.copyfile(path, tmp)
             tmp.replace(target)
-        target.with_name(target.name + ".sha256").write_text(_sha256_line(target))
+        # the digest of a file an output recipe already hashed while writing it is not computed twice
+        digest = known.get(path) or sha256_file(target)
+        target.with_name(target.name + ".sha256").write_text(f"{digest}  {target.name}\n")
         notice("result: %s", target)
     if destination is not None and ctx.log_file is not None and ctx.log_file.exists():
         # the log of this run so far: how the image was made travels with it

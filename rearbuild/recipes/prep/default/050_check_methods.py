@@ -3,19 +3,8 @@ is valid when recipes/output/$OUTPUT (recipes/restore/$BACKUP) exists. Checked f
 
 from __future__ import annotations
 
-from rearbuild.config.bashstate import line_of_assignment
 from rearbuild.context import Context
 from rearbuild.errors import UserError
-
-
-def _where(ctx: Context, name: str) -> str:
-    origin = ctx.config.origin(name)
-    if origin.startswith("/"):
-        from pathlib import Path
-
-        line = line_of_assignment(Path(origin), name)
-        return f"{origin}:{line}" if line else origin
-    return origin
 
 
 def main(ctx: Context) -> None:
@@ -32,6 +21,6 @@ def main(ctx: Context) -> None:
                 else []
             )
             raise UserError(
-                f"{_where(ctx, name)}: {name}={value!r} is not a method rearbuild has",
+                f"{ctx.config.where(name)}: {name}={value!r} is not a method rearbuild has",
                 hint=f"choose one of: {', '.join(known) or '(none yet)'}",
             )

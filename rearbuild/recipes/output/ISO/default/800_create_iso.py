@@ -3,10 +3,10 @@ Written to $ISO_DIR/$ISO_PREFIX.iso as ReaR does; 950_copy_result_files publishe
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from rearbuild.build.initrd import InitrdResult
+from rearbuild.collect.hashcache import sha256_file
 from rearbuild.context import Context
 from rearbuild.errors import InternalError, UserError
 from rearbuild.log import notice
@@ -63,7 +63,7 @@ def main(ctx: Context) -> None:
     except OSError as exc:
         raise UserError(f"cannot create ISO_DIR {iso_dir}: {exc.strerror}") from exc
     out = iso_dir / f"{ctx.text('ISO_PREFIX')}.iso"
-    digest = hashlib.sha256(initrd.path.read_bytes()).hexdigest()
+    digest = sha256_file(initrd.path)
     timeout = ctx.number("ISO_SYSLINUX_TIMEOUT")
     mode = ctx.text("ISO_RECOVER_MODE").strip() or None
     image = build_rescue_iso(
@@ -90,3 +90,4 @@ def main(ctx: Context) -> None:
             )
     notice("ISO: %s (%.1f MiB)", image.path, image.size / 2**20)
     ctx.result_files.append(image.path)
+    ctx.results.setdefault("result_digests", {})[image.path] = image.sha256
