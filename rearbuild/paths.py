@@ -12,8 +12,18 @@ from pathlib import Path
 
 import rearbuild
 
-# The package directory holds what ReaR keeps in /usr/share/rear: conf/, recipes/, skel/, images/.
 PACKAGE_DIR = Path(rearbuild.__file__).resolve().parent
+# What ReaR keeps in /usr/share/rear: conf/, recipes/, skel/, images/.
+SHARE_PARTS = ("conf", "recipes", "skel", "images")
+
+
+def default_share_dir(package_dir: Path = PACKAGE_DIR) -> Path:
+    """The checkout's top level when rearbuild runs from it (or is installed editable), else the copy a wheel
+    carries in rearbuild/share (setup.py puts it there)."""
+    checkout = package_dir.parent
+    if all((checkout / part).is_dir() for part in SHARE_PARTS) and (checkout / "conf" / "default.conf").is_file():
+        return checkout
+    return package_dir / "share"
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ class Paths:
         # a redirected VAR_DIR (tests, unprivileged users) keeps its cache beside it
         cache_default = "/var/cache/rearbuild" if var == Path("/var/lib/rear") else str(var / "cache")
         return cls(
-            share_dir=pick(share_dir, "REARBUILD_SHARE_DIR", str(PACKAGE_DIR)),
+            share_dir=pick(share_dir, "REARBUILD_SHARE_DIR", str(default_share_dir())),
             config_dir=pick(config_dir, "REARBUILD_CONFIG_DIR", "/etc/rear"),
             var_dir=var,
             cache_dir=pick(None, "REARBUILD_CACHE_DIR", cache_default),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rearbuild.cli import main
-from rearbuild.paths import PACKAGE_DIR
+from rearbuild.paths import default_share_dir
 
 
 @dataclass
@@ -61,7 +61,7 @@ def rear_env(tmp_path: Path) -> RearEnv:
     for d in (env.config_dir, env.var_dir, env.log_dir, env.tmpdir):
         d.mkdir()
     (env.share_dir / "conf").mkdir(parents=True)
-    shutil.copy(PACKAGE_DIR / "conf" / "default.conf", env.share_dir / "conf" / "default.conf")
+    shutil.copy(default_share_dir() / "conf" / "default.conf", env.share_dir / "conf" / "default.conf")
     return env
 
 

@@ -8,8 +8,9 @@ import time
 import zipfile
 from pathlib import Path
 
-# Data directories ship as real files next to the zipapp (SHARE_DIR): recipes are loaded from files.
-_DATA_DIRS = frozenset({"recipes", "skel", "images", "conf", "__pycache__"})
+# Data ships as real files next to the zipapp (SHARE_DIR): recipes are loaded from files. An installed wheel
+# carries it in rearbuild/share (setup.py), which stays out of the zipapp.
+_DATA_DIRS = frozenset({"share", "__pycache__"})
 _MAIN = b"from rearbuild.cli import main\n\nraise SystemExit(main())\n"
 # The zip format stores DOS dates, which start in 1980 (APPNOTE.TXT 4.4.6).
 _DOS_EPOCH = 315532800

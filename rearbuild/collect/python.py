@@ -51,7 +51,7 @@ import json, modulefinder, os, sys, sysconfig
 package, *excludes = sys.argv[1:]
 finder = modulefinder.ModuleFinder(path=[os.path.dirname(package)] + sys.path, excludes=excludes)
 for root, dirs, files in os.walk(package):
-    dirs[:] = sorted(d for d in dirs if d not in ("recipes", "skel", "images", "conf", "__pycache__"))
+    dirs[:] = sorted(d for d in dirs if d not in ("share", "__pycache__"))
     for name in sorted(files):
         if name.endswith(".py"):
             finder.load_file(os.path.join(root, name))

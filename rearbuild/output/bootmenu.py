@@ -12,14 +12,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 import jinja2
 
 from rearbuild.errors import UserError
 
-TEMPLATE_PACKAGE = "rearbuild"
-TEMPLATE_DIR = ("images", "iso")
 
 
 class Entry(enum.Enum):
@@ -135,49 +133,50 @@ def _grub_args(args: Sequence[str]) -> str:
     return " ".join(_grub_quote(arg) for arg in args)
 
 
-def _environment() -> jinja2.Environment:
-    root = resources.files(TEMPLATE_PACKAGE).joinpath(*TEMPLATE_DIR)
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(root)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # boot loader configurations, not HTML
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+class Templates:
+    """The boot menu templates of one output (images/<output>/ under SHARE_DIR): jinja2, strict about names."""
 
+    def __init__(self, directory: Path) -> None:
+        if not directory.is_dir():
+            raise UserError(f"the boot menu templates {directory} do not exist", hint="check --share-dir")
+        self.directory = directory
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(directory)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # boot loader configurations, not HTML
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
 
-def _render(name: str, **context: object) -> str:
-    return _environment().get_template(name).render(Entry=Entry, **context)
+    def _render(self, name: str, **context: object) -> str:
+        return self._env.get_template(name).render(Entry=Entry, **context)
 
+    def isolinux_cfg(self, menu: BootMenu) -> str:
+        """isolinux.cfg for the BIOS boot (menu.c32, chain.c32 for the first disk)."""
+        # isolinux has no "boot immediately": its timeout 0 means "wait for ever", so the shortest is 1/10 s.
+        timeout = 0 if menu.timeout_ds is None else max(1, menu.timeout_ds)
+        return self._render(
+            "isolinux.cfg.j2",
+            menu=menu,
+            isolinux_timeout=timeout,
+            rescue_cmdline=" ".join(menu.cmdline),
+            automatic_cmdline=" ".join(menu.automatic_cmdline),
+        )
 
-def render_isolinux_cfg(menu: BootMenu) -> str:
-    """isolinux.cfg for the BIOS boot (menu.c32, chain.c32 for the first disk)."""
-    # isolinux has no "boot immediately": its timeout 0 means "wait for ever", so the shortest is 1/10 s.
-    timeout = 0 if menu.timeout_ds is None else max(1, menu.timeout_ds)
-    return _render(
-        "isolinux.cfg.j2",
-        menu=menu,
-        isolinux_timeout=timeout,
-        rescue_cmdline=" ".join(menu.cmdline),
-        automatic_cmdline=" ".join(menu.automatic_cmdline),
-    )
+    def grub_cfg(self, menu: BootMenu) -> str:
+        """/boot/grub/grub.cfg for the UEFI boot; GRUB counts whole seconds, -1 waits for ever."""
+        timeout = -1 if menu.timeout_ds is None else math.ceil(menu.timeout_ds / 10)
+        return self._render(
+            "grub.cfg.j2",
+            menu=menu,
+            grub_timeout=timeout,
+            rescue_cmdline_grub=_grub_args(menu.cmdline),
+            automatic_cmdline_grub=_grub_args(menu.automatic_cmdline),
+        )
 
-
-def render_grub_cfg(menu: BootMenu) -> str:
-    """/boot/grub/grub.cfg for the UEFI boot; GRUB counts whole seconds, -1 waits for ever."""
-    timeout = -1 if menu.timeout_ds is None else math.ceil(menu.timeout_ds / 10)
-    return _render(
-        "grub.cfg.j2",
-        menu=menu,
-        grub_timeout=timeout,
-        rescue_cmdline_grub=_grub_args(menu.cmdline),
-        automatic_cmdline_grub=_grub_args(menu.automatic_cmdline),
-    )
-
-
-def render_grub_early_cfg(marker: str) -> str:
-    """The configuration built into the EFI GRUB: find the ISO by marker, then read its grub.cfg."""
-    if not marker.startswith("/") or _UNSAFE_PATH.search(marker):
-        raise UserError(f"marker path {marker!r} must be absolute and contain no blanks or quotes")
-    return _render("grub-early.cfg.j2", marker=marker)
+    def grub_early_cfg(self, marker: str) -> str:
+        """The configuration built into the EFI GRUB: find the ISO by marker, then read its grub.cfg."""
+        if not marker.startswith("/") or _UNSAFE_PATH.search(marker):
+            raise UserError(f"marker path {marker!r} must be absolute and contain no blanks or quotes")
+        return self._render("grub-early.cfg.j2", marker=marker)

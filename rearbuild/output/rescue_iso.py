@@ -23,9 +23,7 @@ from rearbuild.output.bootmenu import (
     BootMenu,
     IsoDefault,
     SerialConsole,
-    render_grub_cfg,
-    render_grub_early_cfg,
-    render_isolinux_cfg,
+    Templates,
 )
 from rearbuild.output.efi import write_fat_image
 from rearbuild.output.iso import DEFAULT_VOLUME_ID, IsoBoot, IsoImage, IsoSource, write_iso
@@ -48,6 +46,7 @@ def marker_path(seed: str) -> str:
 def build_rescue_iso(
     out: Path,
     *,
+    templates: Templates,
     kernel: Path,
     initrd: Path,
     epoch: int,
@@ -68,7 +67,7 @@ def build_rescue_iso(
     cmdline: kernel parameters of the Linux entries (e.g. console=tty0 console=ttyS0,115200).
     iso_default, timeout_ds, recover_mode: ReaR's ISO_DEFAULT, the menu timeout in 1/10 s (None: wait),
     ISO_RECOVER_MODE. efi_loader None makes a BIOS-only ISO. extra_files: more files (ISO path -> source);
-    they must not replace the boot files. epoch and seed make the result reproducible.
+    they must not replace the boot files. templates: the boot menus (images/iso/). epoch and seed make the result reproducible.
     """
     marker = marker_path(seed)
     menu = BootMenu(
@@ -84,7 +83,7 @@ def build_rescue_iso(
     syslinux = isolinux if isolinux is not None else find_isolinux()
     files: dict[str, IsoSource] = {
         f"{ISOLINUX_DIR}/isolinux.bin": syslinux.isolinux_bin,
-        f"{ISOLINUX_DIR}/isolinux.cfg": render_isolinux_cfg(menu).encode(),
+        f"{ISOLINUX_DIR}/isolinux.cfg": templates.isolinux_cfg(menu).encode(),
         KERNEL_PATH: kernel,
         INITRD_PATH: initrd,
         marker: marker.rpartition("-")[2].encode() + b"\n",
@@ -99,8 +98,8 @@ def build_rescue_iso(
     with tempfile.TemporaryDirectory(prefix=".rescue-iso-", dir=out.parent if out.parent.exists() else None) as tmp:
         workdir = Path(tmp)
         if efi_loader is not None:
-            files[GRUB_CFG_PATH] = render_grub_cfg(menu).encode()
-            efi_files = efi_loader.efi_files(workdir, early_config=render_grub_early_cfg(marker))
+            files[GRUB_CFG_PATH] = templates.grub_cfg(menu).encode()
+            efi_files = efi_loader.efi_files(workdir, early_config=templates.grub_early_cfg(marker))
             image = write_fat_image(
                 workdir / "efiboot.img",
                 efi_files,

@@ -15,7 +15,7 @@ from rearbuild.collect.layout import capture_all
 from rearbuild.collect.probe import HostProbe
 from rearbuild.layout.disklayout import read_layout
 from rearbuild.layout.model import Disk, Fs, FsType, LabelType, Part, PartFlag
-from rearbuild.paths import PACKAGE_DIR
+from rearbuild.paths import default_share_dir
 from rearbuild.run import run
 from tests.conftest import RearEnv
 
@@ -95,7 +95,7 @@ def test_loop_device_partitions_match_sfdisk(loop_gpt: tuple[str, Path]) -> None
 
 def _install_recipes(env: RearEnv) -> None:
     for stage in ("layout", "prep/default/020_layout_tools.py"):
-        source = PACKAGE_DIR / "recipes" / stage
+        source = default_share_dir() / "recipes" / stage
         target = env.share_dir / "recipes" / stage
         if source.is_dir():
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))

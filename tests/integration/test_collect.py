@@ -18,9 +18,9 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture
 def shipped(rear_env: RearEnv) -> RearEnv:
     """rear_env with the real shipped share dir (recipes, conf, skel)."""
-    from rearbuild.paths import PACKAGE_DIR
+    from rearbuild.paths import default_share_dir
 
-    rear_env.share_dir = PACKAGE_DIR
+    rear_env.share_dir = default_share_dir()
     return rear_env
 
 

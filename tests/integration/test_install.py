@@ -36,5 +36,5 @@ def test_installed_package_works_outside_the_checkout(tmp_path: Path) -> None:
     order = ["prep", "layout", "rescue", "build", "pack", "output"]
     assert [s for s in dict.fromkeys(stages)] == order  # every stage has recipes, in ReaR's stage order
     site = next(venv.glob("lib/python3*/site-packages/rearbuild"))
-    assert (site / "skel/default/init").stat().st_mode & 0o111
-    assert (site / "images/iso/isolinux.cfg.j2").is_file() and (site / "conf/default.conf").is_file()
+    assert (site / "share/skel/default/init").stat().st_mode & 0o111
+    assert (site / "share/images/iso/isolinux.cfg.j2").is_file() and (site / "share/conf/default.conf").is_file()

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from rearbuild.output.bootloader import EfiLoader, find_isolinux, find_signed_shim
-from rearbuild.output.bootmenu import IsoDefault
+from rearbuild.output.bootmenu import IsoDefault, Templates
+from rearbuild.paths import default_share_dir
 from rearbuild.output.efi import write_fat_image
 from rearbuild.output.pinned import derive_u32
 from rearbuild.output.rescue_iso import build_rescue_iso
@@ -48,6 +49,7 @@ def inputs(tmp_path: Path) -> tuple[Path, Path]:
 def _build(out: Path, kernel: Path, initrd: Path, loader: EfiLoader = EfiLoader.STANDALONE_GRUB) -> Path:
     build_rescue_iso(
         out,
+        templates=Templates(default_share_dir() / "images" / "iso"),
         kernel=kernel,
         initrd=initrd,
         epoch=EPOCH,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rearbuild.cli import main
-from rearbuild.paths import PACKAGE_DIR
+from rearbuild.paths import default_share_dir
 from rearbuild.run import run
 from tests.conftest import RearEnv
 
@@ -31,7 +31,7 @@ Cli = Callable[..., tuple[int, str]]
 @pytest.fixture
 def env(rear_env: RearEnv) -> RearEnv:
     """rear_env with the shipped recipes (share dir = the package)."""
-    return dataclasses.replace(rear_env, share_dir=PACKAGE_DIR)
+    return dataclasses.replace(rear_env, share_dir=default_share_dir())
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rearbuild.cli import main
-from rearbuild.paths import PACKAGE_DIR
+from rearbuild.paths import default_share_dir
 from rearbuild.run import run
 from tests.conftest import RearEnv
 
@@ -45,7 +45,7 @@ def mounted(device: str) -> bool:
 
 @pytest.fixture
 def cli(rear_env: RearEnv, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str]]:
-    env = dataclasses.replace(rear_env, share_dir=PACKAGE_DIR)
+    env = dataclasses.replace(rear_env, share_dir=default_share_dir())
 
     def call(*args: str) -> tuple[int, str]:
         status = main(env.argv(*args))

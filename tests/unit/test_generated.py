@@ -8,7 +8,7 @@ from pathlib import Path
 from rearbuild.build.cpio import Kind
 from rearbuild.build.generated import generated_entries
 from rearbuild.manifest import Manifest
-from rearbuild.paths import PACKAGE_DIR
+from rearbuild.paths import PACKAGE_DIR, default_share_dir
 
 LOCAL_CONF = """BACKUP=NETFS
 BACKUP_PROG_CRYPT_ENABLED=yes
@@ -33,7 +33,7 @@ def test_encryption_key_never_reaches_the_image(tmp_path: Path) -> None:
     entries = generated_entries(
         manifest=manifest,
         config_dir=etc,
-        share_dir=PACKAGE_DIR,
+        share_dir=default_share_dir(),
         package_dir=PACKAGE_DIR,
         epoch=0,
         modules_load=(),

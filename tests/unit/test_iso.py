@@ -18,14 +18,14 @@ from rearbuild.output.bootmenu import (
     BootMenu,
     Entry,
     IsoDefault,
-    render_grub_cfg,
-    render_grub_early_cfg,
-    render_isolinux_cfg,
+    Templates,
 )
 from rearbuild.output.efi import MAX_IMAGE_BYTES, image_size_kib
 from rearbuild.output.iso import _Namer, write_iso
+from rearbuild.paths import default_share_dir
 
 MARKER = "/.disk/rearbuild-0123"
+TEMPLATES = Templates(default_share_dir() / "images" / "iso")
 
 
 def _menu(**kw: object) -> BootMenu:
@@ -44,8 +44,8 @@ def _menu(**kw: object) -> BootMenu:
 )
 def test_iso_default_chooses_the_default_entry_in_both_menus(iso_default: str, label: str) -> None:
     menu = _menu(default=IsoDefault.parse(iso_default))
-    assert f"\ndefault {label}\n" in render_isolinux_cfg(menu)
-    assert f"\nset default={label}\n" in render_grub_cfg(menu)
+    assert f"\ndefault {label}\n" in TEMPLATES.isolinux_cfg(menu)
+    assert f"\nset default={label}\n" in TEMPLATES.grub_cfg(menu)
 
 
 def test_iso_default_rejects_unknown_values_with_the_choices() -> None:
@@ -54,7 +54,7 @@ def test_iso_default_rejects_unknown_values_with_the_choices() -> None:
 
 
 def test_isolinux_serial_comes_first_and_entries_carry_the_command_line() -> None:
-    cfg = render_isolinux_cfg(_menu(recover_mode="unattended", timeout_ds=30))
+    cfg = TEMPLATES.isolinux_cfg(_menu(recover_mode="unattended", timeout_ds=30))
     assert cfg.splitlines()[0] == "serial 0 115200"
     assert "\ntimeout 30\n" in cfg
     assert "append initrd=/isolinux/initrd.cgz console=tty0 console=ttyS0,115200\n" in cfg
@@ -65,25 +65,25 @@ def test_isolinux_serial_comes_first_and_entries_carry_the_command_line() -> Non
 
 
 def test_timeouts_convert_between_isolinux_and_grub_units() -> None:
-    assert "\ntimeout 1\n" in render_isolinux_cfg(_menu(timeout_ds=0))  # 0 would wait for ever
-    assert "set timeout=0" in render_grub_cfg(_menu(timeout_ds=0))
-    assert "set timeout=2" in render_grub_cfg(_menu(timeout_ds=15))
-    assert "\ntimeout 0\n" in render_isolinux_cfg(_menu(timeout_ds=None))
-    assert "set timeout=-1" in render_grub_cfg(_menu(timeout_ds=None))
+    assert "\ntimeout 1\n" in TEMPLATES.isolinux_cfg(_menu(timeout_ds=0))  # 0 would wait for ever
+    assert "set timeout=0" in TEMPLATES.grub_cfg(_menu(timeout_ds=0))
+    assert "set timeout=2" in TEMPLATES.grub_cfg(_menu(timeout_ds=15))
+    assert "\ntimeout 0\n" in TEMPLATES.isolinux_cfg(_menu(timeout_ds=None))
+    assert "set timeout=-1" in TEMPLATES.grub_cfg(_menu(timeout_ds=None))
 
 
 def test_grub_cfg_finds_the_iso_by_file_and_loads_no_modules() -> None:
-    cfg = render_grub_cfg(_menu(cmdline=("console=ttyS0,115200", "rd.note=a$b")))
+    cfg = TEMPLATES.grub_cfg(_menu(cmdline=("console=ttyS0,115200", "rd.note=a$b")))
     assert f"search --no-floppy --set=root --file {MARKER}" in cfg
     assert "insmod" not in cfg
     assert "terminal_output serial console" in cfg
     assert "linux /isolinux/kernel console=ttyS0,115200 'rd.note=a$b'" in cfg
-    assert f"--file {MARKER}" in render_grub_early_cfg(MARKER)
+    assert f"--file {MARKER}" in TEMPLATES.grub_early_cfg(MARKER)
 
 
 def test_no_serial_console_means_no_serial_lines() -> None:
-    assert "serial" not in render_isolinux_cfg(_menu(serial=None))
-    assert "serial" not in render_grub_cfg(_menu(serial=None))
+    assert "serial" not in TEMPLATES.isolinux_cfg(_menu(serial=None))
+    assert "serial" not in TEMPLATES.grub_cfg(_menu(serial=None))
 
 
 @pytest.mark.parametrize(

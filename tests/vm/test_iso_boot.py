@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from rearbuild.output.bootloader import EfiLoader, find_signed_shim
-from rearbuild.output.bootmenu import IsoDefault
+from rearbuild.output.bootmenu import IsoDefault, Templates
+from rearbuild.paths import default_share_dir
 from rearbuild.output.rescue_iso import build_rescue_iso
 from rearbuild.run import run
 from tests.vm.qemu import Guest, cdrom, ovmf, qemu
@@ -65,6 +66,7 @@ def _build(tmp: Path, initrd: Path, loader: EfiLoader) -> Path:
     iso = tmp / f"rescue-{loader.value}.iso"
     build_rescue_iso(
         iso,
+        templates=Templates(default_share_dir() / "images" / "iso"),
         kernel=_kernel(),
         initrd=initrd,
         epoch=1_700_000_000,

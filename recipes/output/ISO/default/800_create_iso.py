@@ -12,7 +12,7 @@ from rearbuild.errors import InternalError, UserError
 from rearbuild.log import notice
 from rearbuild.manifest import Manifest
 from rearbuild.output.bootloader import EfiLoader
-from rearbuild.output.bootmenu import IsoDefault
+from rearbuild.output.bootmenu import IsoDefault, Templates
 from rearbuild.output.rescue_iso import build_rescue_iso
 
 # The rescue system talks on the first serial port and on the screen; the last console= gets /dev/console.
@@ -68,6 +68,7 @@ def main(ctx: Context) -> None:
     mode = ctx.text("ISO_RECOVER_MODE").strip() or None
     image = build_rescue_iso(
         out,
+        templates=Templates(ctx.paths.share_dir / "images" / "iso"),
         kernel=Path(manifest.kernel_file),
         initrd=initrd.path,
         epoch=ctx.epoch,

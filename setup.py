@@ -1,0 +1,29 @@
+"""Ships the factory's data inside the wheel.
+
+recipes/, skel/, images/ and conf/ live at the top of the checkout (where a user or packager sees the factory's
+parts, as ReaR's users see /usr/share/rear) and go into the wheel as rearbuild/share/<part>. An editable install
+and a run from the checkout read them in place (rearbuild.paths), so nothing is copied there.
+"""
+
+import shutil
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+DATA_DIRS = ("recipes", "skel", "images", "conf")
+
+
+class BuildWithShare(build_py):  # type: ignore[misc]
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        here = Path(__file__).resolve().parent
+        for part in DATA_DIRS:
+            target = Path(self.build_lib) / "rearbuild" / "share" / part
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(here / part, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+setup(cmdclass={"build_py": BuildWithShare})
