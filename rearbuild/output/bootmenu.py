@@ -19,7 +19,6 @@ import jinja2
 from rearbuild.errors import UserError
 
 
-
 class Entry(enum.Enum):
     """A menu entry: its label (isolinux `label`, GRUB `--id`) and the title a user sees."""
 

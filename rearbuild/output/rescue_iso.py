@@ -67,7 +67,8 @@ def build_rescue_iso(
     cmdline: kernel parameters of the Linux entries (e.g. console=tty0 console=ttyS0,115200).
     iso_default, timeout_ds, recover_mode: ReaR's ISO_DEFAULT, the menu timeout in 1/10 s (None: wait),
     ISO_RECOVER_MODE. efi_loader None makes a BIOS-only ISO. extra_files: more files (ISO path -> source);
-    they must not replace the boot files. templates: the boot menus (images/iso/). epoch and seed make the result reproducible.
+    they must not replace the boot files. templates: the boot menus (images/iso/). epoch and seed make the
+    result reproducible.
     """
     marker = marker_path(seed)
     menu = BootMenu(

@@ -16,10 +16,10 @@ import pytest
 
 from rearbuild.output.bootloader import EfiLoader, find_isolinux, find_signed_shim
 from rearbuild.output.bootmenu import IsoDefault, Templates
-from rearbuild.paths import default_share_dir
 from rearbuild.output.efi import write_fat_image
 from rearbuild.output.pinned import derive_u32
 from rearbuild.output.rescue_iso import build_rescue_iso
+from rearbuild.paths import default_share_dir
 from rearbuild.run import run
 
 pytestmark = pytest.mark.slow

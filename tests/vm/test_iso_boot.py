@@ -14,8 +14,8 @@ import pytest
 
 from rearbuild.output.bootloader import EfiLoader, find_signed_shim
 from rearbuild.output.bootmenu import IsoDefault, Templates
-from rearbuild.paths import default_share_dir
 from rearbuild.output.rescue_iso import build_rescue_iso
+from rearbuild.paths import default_share_dir
 from rearbuild.run import run
 from tests.vm.qemu import Guest, cdrom, ovmf, qemu
 
