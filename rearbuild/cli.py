@@ -23,13 +23,15 @@ from types import FrameType
 
 from rearbuild import __version__, engine
 from rearbuild.config.loader import LoadRequest, load
-from rearbuild.context import TARGET_FS_ROOT, Context, Options
+from rearbuild.config.model import truth
+from rearbuild.context import Context, Options
 from rearbuild.dump import dump
 from rearbuild.errors import InternalError, UserError
-from rearbuild.facts import detect
+from rearbuild.facts import KernelCmdline, detect
 from rearbuild.lock import RunLock
 from rearbuild.log import close_logfile, notice, open_logfile, setup_console, to_file
 from rearbuild.paths import Paths
+from rearbuild.recover.options import TARGET_FS_ROOT
 from rearbuild.run import set_trace_output
 from rearbuild.workflow import Locking, Workflow
 
@@ -107,13 +109,10 @@ def _keep_build_dir(ctx: Context | None, options: Options, failed: bool) -> bool
         return True
     if ctx is None or "KEEP_BUILD_DIR" not in ctx.config:
         return False
-    word = ctx.text("KEEP_BUILD_DIR").strip().lower()
-    if word == "errors":
+    word = ctx.text("KEEP_BUILD_DIR")
+    if word.strip().lower() == "errors":  # ReaR's third value: keep it only when the run failed
         return failed
-    try:
-        return ctx.flag("KEEP_BUILD_DIR")
-    except UserError:
-        return False
+    return truth(word) is True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.error("hint: %s", exc.hint)
         return 1
     options = Options(
-        workflow=workflow.value,
+        workflow=workflow,
         args=tuple(args.args),
         verbose=args.verbose or debug,
         debug=debug,
@@ -241,13 +240,14 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
                 build_dir=build_dir,
                 log_file=logfile,
                 recovery_mode=recovery_mode,
+                cmdline=KernelCmdline.read(),
             )
             if workflow is Workflow.DUMP:
                 dump(ctx)
                 status = 0
             else:
                 engine.execute(workflow, ctx)
-                status = int(ctx.results.get("exit_status", 0))
+                status = ctx.state.exit_status
             failed = False
             return status
         except UserError as exc:

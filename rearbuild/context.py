@@ -1,20 +1,29 @@
 """The run context: the read-only configuration plus the mutable state of one run.
 
-Config is frozen; what a run learns or decides (the build directory, variables recipes set for later stages,
-the manifest, the layout, the artefacts) lives here, so recipes share state through one explicit object.
+Config is frozen; what a run learns or decides lives here: variables recipes set for later stages (ctx.set),
+and the typed results of stages (ctx.state, rearbuild.state). Recipes share state through this one object; the
+library never sees it.
 """
 
 from __future__ import annotations
 
+import functools
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rearbuild.config.bashstate import Value
 from rearbuild.config.model import Config
 from rearbuild.errors import InternalError, UserError
-from rearbuild.facts import Facts
+from rearbuild.facts import Facts, KernelCmdline
 from rearbuild.paths import Paths
+from rearbuild.recover.options import RecoverOptions
+from rearbuild.state import RunState
+from rearbuild.workflow import Workflow
+
+if TYPE_CHECKING:
+    from rearbuild.collect.records import RecordMaker
 
 # The framework manages these; configuration files and recipes may read but not change them (the seed's "RO").
 READONLY = (
@@ -36,15 +45,12 @@ READONLY = (
 # so that two builds of the same inputs are byte-identical (https://reproducible-builds.org/specs/source-date-epoch/).
 DEFAULT_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
 
-# Where the recovered system is mounted during recovery (ReaR: readonly TARGET_FS_ROOT=/mnt/local).
-TARGET_FS_ROOT = "/mnt/local"
-
 
 @dataclass(frozen=True)
 class Options:
     """What the command line asked for (rear's options, same letters)."""
 
-    workflow: str
+    workflow: Workflow
     args: tuple[str, ...] = ()
     verbose: bool = False
     debug: bool = False
@@ -66,12 +72,11 @@ class Context:
     build_dir: Path | None = None
     log_file: Path | None = None
     recovery_mode: bool = False
+    cmdline: KernelCmdline = field(default_factory=KernelCmdline)
     # Variables recipes set for later stages (ReaR's scripts change PROGS, COPY_AS_IS, ... as they go).
     vars: dict[str, Value] = field(default_factory=dict)
-    # Results of stages for later stages, by a name the producing recipe documents (manifest, layout, ...).
-    results: dict[str, Any] = field(default_factory=dict)
-    # Artefacts to publish at the end (ReaR's RESULT_FILES).
-    result_files: list[Path] = field(default_factory=list)
+    # What stages produce for later stages, one typed field per result.
+    state: RunState = field(default_factory=RunState)
     timings: list[tuple[str, float]] = field(default_factory=list)
     _merged: Config | None = field(default=None, init=False, repr=False)
 
@@ -85,10 +90,46 @@ class Context:
 
     def _build(self, name: str) -> Path:
         if self.build_dir is None:
-            raise InternalError(f"{self.options.workflow} runs without a build directory, yet asked for {name}")
+            raise InternalError(f"{self.options.workflow.value} runs without a build directory, yet asked for {name}")
         return self.build_dir / name
 
+    @property
+    def mount_dir(self) -> Path:
+        """$BUILD_DIR/outputfs, where a run mounts a backup location (ReaR's name)."""
+        return self._build("outputfs")
+
+    @property
+    def interactive(self) -> bool:
+        """Someone can answer questions: not -n, and a terminal on standard input."""
+        return not self.options.non_interactive and sys.stdin.isatty()
+
+    @functools.cached_property
+    def recover(self) -> RecoverOptions:
+        """The arguments of recover/restoreonly (--plan, --plan-file, --demo), parsed once."""
+        args = self.options.workflow.parse_arguments(self.options.args)
+        return RecoverOptions.of(
+            plan=getattr(args, "plan", False),
+            plan_file=getattr(args, "plan_file", None),
+            demo=getattr(args, "demo", None),
+        )
+
+    def record_maker(self) -> RecordMaker:
+        """The run's RecordMaker for the host, hashing through the cache in CACHE_DIR (one per run)."""
+        # imported on first use: recovery in the rescue system never collects, and starts faster without them
+        from rearbuild.collect.hashcache import HashCache
+        from rearbuild.collect.ldso import DiskTree
+        from rearbuild.collect.records import RecordMaker
+
+        if self.state.record_maker is None:
+            self.state.record_maker = RecordMaker(DiskTree("/"), HashCache(self.paths.cache_dir / "sha256.json"))
+        return self.state.record_maker
+
     # Reading variables: what a recipe set wins over the configuration files.
+    @property
+    def settings(self) -> Config:
+        """The effective configuration as one read-only object, for the library's settings readers."""
+        return self._effective()
+
     def _effective(self) -> Config:
         # rebuilt only after a recipe changed a variable: recipes read variables far more often than they set them
         if self._merged is None:
@@ -103,6 +144,9 @@ class Context:
 
     def flag(self, name: str) -> bool:
         return self._effective().flag(name)
+
+    def tristate(self, name: str) -> bool | None:
+        return self._effective().tristate(name)
 
     def number(self, name: str) -> int:
         return self._effective().number(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -146,3 +147,30 @@ def detect(sysroot: Path = Path("/")) -> Facts:
         os_master_vendor=master,
         hostname=short_hostname(),
     )
+
+
+@dataclass(frozen=True)
+class KernelCmdline:
+    """The running kernel's command line, read once per run: the rescue init's options (`unattended`), the
+    disks an operator protects, and the parameters ReaR's COPY_KERNEL_PARAMETERS carries into the image."""
+
+    words: tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, path: Path = Path("/proc/cmdline")) -> KernelCmdline:
+        try:
+            return cls(tuple(path.read_text().split()))
+        except OSError:  # no /proc (a container build): an empty command line
+            return cls()
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.words
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+    def with_keys(self, keys: Iterable[str]) -> tuple[str, ...]:
+        """The words whose name (before `=`) is one of keys, in command-line order."""
+        wanted = set(keys)
+        return tuple(w for w in self.words if w.split("=", 1)[0] in wanted)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -83,3 +84,12 @@ def timed(what: str, level: int = logging.INFO) -> Iterator[None]:
         yield
     finally:
         log.log(level, "%s: %.2f s", what, time.monotonic() - started)
+
+
+def copy_log(log_file: Path, destination: Path) -> Path:
+    """The log of this run so far, copied to destination (its directory made); returns destination."""
+    for handler in logging.getLogger("rearbuild").handlers:
+        handler.flush()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(log_file, destination)
+    return destination

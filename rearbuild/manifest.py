@@ -179,6 +179,11 @@ class Manifest:
     def file(self, path: str) -> FileRecord | None:
         return next((f for f in self.files if f.path == path), None)
 
+    @property
+    def size(self) -> int:
+        """Bytes of all files the manifest lists."""
+        return sum(f.size for f in self.files)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
@@ -331,3 +336,66 @@ def merge(records: Iterable[FileRecord]) -> tuple[FileRecord, ...]:
         previous = by_path.get(record.path)
         by_path[record.path] = previous.merged(record) if previous is not None else record
     return tuple(by_path[p] for p in sorted(by_path))
+
+
+# Variables that describe this run, not the host: leaving them out keeps two collections byte-identical.
+RUN_SPECIFIC = frozenset(
+    {
+        "BUILD_DIR",
+        "ROOTFS_DIR",
+        "TMP_DIR",
+        "VERBOSE",
+        "DEBUG",
+        "SIMULATE",
+        "NON_INTERACTIVE",
+        "EXPOSE_SECRETS",
+        "WORKFLOW",
+    }
+)
+# Secrets that must never reach a rescue image (ReaR: build/default/960_remove_encryption_keys.sh).
+NEVER = frozenset({"BACKUP_PROG_CRYPT_KEY"})
+# The header line savelayout stamps with the time it ran (rearbuild.layout.disklayout writes it).
+_LAYOUT_DATE = "# Disk layout dated"
+
+
+@dataclass(frozen=True)
+class Missing:
+    """What the host lacked: recorded in the manifest so a build elsewhere knows, not silently dropped."""
+
+    programs: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+    firmware: tuple[str, ...] = ()
+
+
+def assemble(
+    *,
+    tool_version: str,
+    facts: Mapping[str, str],
+    config: Mapping[str, Value],
+    kernel_version: str,
+    kernel_file: str,
+    records: Iterable[FileRecord],
+    modules_load: tuple[str, ...],
+    layout: str,
+    network: Mapping[str, Any],
+    missing: Missing,
+) -> Manifest:
+    """Everything collected, as one manifest. layout: disklayout.conf's text; its time stamp says when
+    savelayout ran, not what the layout is, and is left out so two collections of an unchanged host are equal."""
+    layout = "".join(line for line in layout.splitlines(keepends=True) if not line.startswith(_LAYOUT_DATE))
+    return Manifest(
+        tool_version=tool_version,
+        facts=dict(facts),
+        config={k: v for k, v in config.items() if k not in RUN_SPECIFIC and k not in NEVER},
+        kernel_version=kernel_version,
+        kernel_file=kernel_file,
+        files=merge(records),
+        modules_load=modules_load,
+        layout=layout,
+        network=network,
+        missing={
+            "programs": missing.programs,
+            "libraries": missing.libraries,
+            "firmware": tuple(sorted(missing.firmware)),
+        },
+    )

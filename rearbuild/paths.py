@@ -51,6 +51,16 @@ class Paths:
     def recovery_dir(self) -> Path:
         return self.var_dir / "recovery"
 
+    @property
+    def disk_plan(self) -> Path:
+        """Where the disk plan is written before recreate runs it (ReaR's diskrestore.sh)."""
+        return self.layout_dir / "diskrestore.sh"
+
+    @property
+    def disk_plan_done(self) -> Path:
+        """The plan's done-markers: a re-run skips what is done."""
+        return self.recovery_dir / "plan-done"
+
     @classmethod
     def resolve(
         cls,

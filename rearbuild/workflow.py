@@ -90,6 +90,16 @@ class Workflow(enum.Enum):
         return self in (Workflow.IMAGE, Workflow.MKRESCUE, Workflow.MKBACKUP, Workflow.COLLECT)
 
     @property
+    def backs_up(self) -> bool:
+        """Whether the workflow writes a backup (then BACKUP's method must be one rearbuild can restore)."""
+        return self in (Workflow.MKBACKUP, Workflow.MKBACKUPONLY)
+
+    @property
+    def recreates_disks(self) -> bool:
+        """recover recreates the disks; restoreonly restores into what is mounted."""
+        return self is Workflow.RECOVER
+
+    @property
     def config_name(self) -> str:
         """The name used for $CONFIG_DIR/<workflow>.conf and $WORKFLOW; `image` is mkrescue."""
         return Workflow.MKRESCUE.value if self is Workflow.IMAGE else self.value

@@ -7,18 +7,19 @@
     restore   backup.tar.gz -> [openssl enc -d] | [decompress] | tar -x into the target (/mnt/local or --demo DIR),
               then the recorded mount points and top-level directories that are missing
 
-The recipes in recipes/{prep,backup,verify,restore}/NETFS/ are thin calls of the functions here.
+The recipes in recipes/{prep,backup,verify,restore}/NETFS/ are thin calls of the functions here; they read the
+configuration into NetfsSettings (settings()) and pass the run's places (Places) in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import getpass
 import hashlib
 import logging
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,23 +37,15 @@ from rearbuild.backup.location import BackupUrl, Scheme, reachable
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress, human_bytes
 from rearbuild.backup.selection import Selection, layout_mountpoints, select, used_bytes
-from rearbuild.context import Context
+from rearbuild.config.model import Config
 from rearbuild.errors import UserError
 from rearbuild.layout.disklayout import read_layout
 from rearbuild.layout.model import Layout
 from rearbuild.log import notice
-from rearbuild.recover.options import recover_options
-from rearbuild.recover.recreate import stopped
+from rearbuild.recover.options import RecoverOptions
 from rearbuild.run import run
-from rearbuild.workflow import Workflow
 
 log = logging.getLogger("rearbuild.backup")
-
-# ctx.results keys this module sets.
-RESULT_ARCHIVE = "netfs_archive"  # Path of the archive written (backup) or checked (verify)
-RESULT_DIRECTORIES = "netfs_directories"  # tuple[DirEntry, ...] to recreate after the restore
-RESULT_INCLUDES = "netfs_includes"  # tuple[str, ...]: the paths the restored archive held
-_RESULT_KEY = "netfs_crypt_key"  # the key typed in by the operator during recovery
 
 _PROBE_BYTES = 1 << 20  # bzip2's largest block is 900 kB (bzip2(1)): one whole block fits in a MiB
 _TAR_MAGIC_OFFSET = 257  # POSIX ustar header: magic "ustar" at byte 257 (pax extended headers have it too)
@@ -67,85 +60,111 @@ class NetfsSettings:
     mount_options: str
     iso_volid: str
     keep_old: bool
+    iso_file_limit: int  # ISO_FILE_SIZE_LIMIT: the largest file the rescue ISO holds (BACKUP_URL=iso://)
+    include: tuple[str, ...] = ()  # BACKUP_PROG_INCLUDE
+    only_include: bool = False  # BACKUP_ONLY_INCLUDE
+    exclude: tuple[str, ...] = ()  # BACKUP_PROG_EXCLUDE
+    only_exclude: bool = False  # BACKUP_ONLY_EXCLUDE
+
+    @property
+    def key(self) -> str:
+        """The encryption key in use ("" without encryption), for the run to remember once typed."""
+        return self.archive.encryption.key if self.archive.encryption is not None else ""
 
 
-def _mountpoint(ctx: Context, s: NetfsSettings) -> Path:
-    """$BUILD_DIR/outputfs, where usb:// and iso:// are mounted for the run (ReaR's name)."""
-    return ctx.tmp_dir.parent / "outputfs"
+@dataclass(frozen=True)
+class Places:
+    """Where the run works: its scratch directory ($TMP_DIR), where a location is mounted ($BUILD_DIR/outputfs,
+    ReaR's name), the state directory's recovery/ (the directory record), and what never goes into a backup."""
+
+    work_dir: Path
+    mount_dir: Path
+    recovery_dir: Path
+    never_backed_up: tuple[str, ...] = ()  # the build area
 
 
-def _compression(ctx: Context) -> tuple[Compression, str]:
-    word = ctx.text("BACKUP_PROG_COMPRESS").strip()
+class KeyNeed(enum.Enum):
+    """How much the run needs the encryption key (BACKUP_PROG_CRYPT_KEY)."""
+
+    NONE = "none"  # building the rescue image: the key is not used (and never goes into the image)
+    CONFIGURED = "configured"  # backing up: the configuration must give it
+    ASK = "ask"  # restoring: the configuration, the key typed earlier in this run, else the operator types it
+
+    def key(self, configured: str, *, typed: str = "", interactive: bool = False) -> str:
+        if self is KeyNeed.NONE:
+            return "-"
+        if configured or typed:
+            return configured or typed
+        if self is KeyNeed.CONFIGURED:
+            raise UserError(
+                "BACKUP_PROG_CRYPT_ENABLED is set but BACKUP_PROG_CRYPT_KEY is empty",
+                hint="set the key in a file only root can read and pass it with -C FILE, or in local.conf",
+            )
+        if not interactive:
+            raise UserError(
+                "the backup is encrypted and no key was given (the rescue image never contains it)",
+                hint="run again with -C FILE where FILE sets BACKUP_PROG_CRYPT_KEY=..., or interactively to type it",
+            )
+        key = getpass.getpass("Key of the encrypted backup (BACKUP_PROG_CRYPT_KEY): ")
+        if not key:
+            raise UserError("no key typed in: the encrypted backup cannot be restored")
+        return key
+
+
+def _compression(config: Config) -> tuple[Compression, str]:
+    word = config.text("BACKUP_PROG_COMPRESS").strip()
     if word:
         chosen = Compression.parse(word)
         return chosen, chosen.suffix
-    return Compression.from_tar_options(ctx.items("BACKUP_PROG_COMPRESS_OPTIONS")), ctx.text(
+    return Compression.from_tar_options(config.items("BACKUP_PROG_COMPRESS_OPTIONS")), config.text(
         "BACKUP_PROG_COMPRESS_SUFFIX"
     )
 
 
-def _crypt_key(ctx: Context, *, ask: bool) -> str:
-    key = ctx.text("BACKUP_PROG_CRYPT_KEY") or str(ctx.results.get(_RESULT_KEY, ""))
-    if key:
-        return key
-    if not ask:
-        raise UserError(
-            "BACKUP_PROG_CRYPT_ENABLED is set but BACKUP_PROG_CRYPT_KEY is empty",
-            hint="set the key in a file only root can read and pass it with -C FILE, or in local.conf",
-        )
-    if ctx.options.non_interactive or not sys.stdin.isatty():
-        raise UserError(
-            "the backup is encrypted and no key was given (the rescue image never contains it)",
-            hint="run again with -C FILE where FILE sets BACKUP_PROG_CRYPT_KEY=..., or interactively to type it",
-        )
-    key = getpass.getpass("Key of the encrypted backup (BACKUP_PROG_CRYPT_KEY): ")
-    if not key:
-        raise UserError("no key typed in: the encrypted backup cannot be restored")
-    ctx.results[_RESULT_KEY] = key
-    return key
-
-
-def settings(ctx: Context, *, ask_key: bool = False, need_key: bool = True) -> NetfsSettings:
-    """The NETFS configuration, checked. ask_key: prompt for a missing key (recovery); need_key: False in
-    workflows that only prepare the rescue image."""
-    url = BackupUrl.parse(ctx.text("BACKUP_URL"))
-    program = ctx.text("BACKUP_PROG").strip()
+def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: bool = False) -> NetfsSettings:
+    """The NETFS configuration, checked. typed_key: a key the operator typed earlier in this run."""
+    url = BackupUrl.parse(config.text("BACKUP_URL"))
+    program = config.text("BACKUP_PROG").strip()
     if os.path.basename(program) != "tar":
         raise UserError(f"BACKUP_PROG={program!r}: rearbuild's NETFS supports only tar", hint="remove the setting")
-    if ctx.text("BACKUP_TYPE").strip() not in ("", "full"):
+    if config.text("BACKUP_TYPE").strip() not in ("", "full"):
         raise UserError(
-            f"BACKUP_TYPE={ctx.text('BACKUP_TYPE')!r}: incremental and differential backups are not supported yet",
+            f"BACKUP_TYPE={config.text('BACKUP_TYPE')!r}: incremental and differential backups are not supported yet",
             hint="remove BACKUP_TYPE for a full backup each time",
         )
-    compression, suffix = _compression(ctx)
+    compression, suffix = _compression(config)
     encryption = None
-    if ctx.flag("BACKUP_PROG_CRYPT_ENABLED"):
-        key = _crypt_key(ctx, ask=ask_key) if need_key else "-"
-        encryption = Encryption(key)
+    if config.flag("BACKUP_PROG_CRYPT_ENABLED"):
+        configured = config.text("BACKUP_PROG_CRYPT_KEY")
+        encryption = Encryption(key.key(configured, typed=typed_key, interactive=interactive))
     archive = ArchiveFormat(
         compression,
         suffix,
         encryption,
-        base=ctx.text("BACKUP_PROG_ARCHIVE") or "backup",
-        tar_suffix=ctx.text("BACKUP_PROG_SUFFIX"),
+        base=config.text("BACKUP_PROG_ARCHIVE") or "backup",
+        tar_suffix=config.text("BACKUP_PROG_SUFFIX"),
     )
     return NetfsSettings(
         url=url,
-        prefix=ctx.text("NETFS_PREFIX"),
+        prefix=config.text("NETFS_PREFIX"),
         archive=archive,
-        tar_options=ctx.items("BACKUP_PROG_OPTIONS"),
-        mount_options=ctx.text("BACKUP_OPTIONS"),
-        iso_volid=ctx.text("ISO_VOLID"),
-        keep_old=ctx.flag("NETFS_KEEP_OLD_BACKUP_COPY"),
+        tar_options=config.items("BACKUP_PROG_OPTIONS"),
+        mount_options=config.text("BACKUP_OPTIONS"),
+        iso_volid=config.text("ISO_VOLID"),
+        keep_old=config.flag("NETFS_KEEP_OLD_BACKUP_COPY"),
+        iso_file_limit=config.number("ISO_FILE_SIZE_LIMIT"),
+        include=config.items("BACKUP_PROG_INCLUDE"),
+        only_include=config.flag("BACKUP_ONLY_INCLUDE"),
+        exclude=config.items("BACKUP_PROG_EXCLUDE"),
+        only_exclude=config.flag("BACKUP_ONLY_EXCLUDE"),
     )
 
 
-def check_workflow(ctx: Context, s: NetfsSettings) -> None:
-    """iso:// puts the archive into the rescue ISO: only mkbackup with OUTPUT=ISO builds one."""
-    workflow = Workflow.parse(ctx.options.workflow)
-    if not s.url.scheme.in_rescue_image or workflow not in (Workflow.MKBACKUP, Workflow.MKBACKUPONLY):
+def check_destination(s: NetfsSettings, *, backing_up: bool, builds_iso: bool) -> None:
+    """iso:// puts the archive into the rescue ISO: only mkbackup with OUTPUT=ISO builds one (builds_iso)."""
+    if not s.url.scheme.in_rescue_image or not backing_up:
         return
-    if workflow is Workflow.MKBACKUPONLY or ctx.text("OUTPUT") != "ISO":
+    if not builds_iso:
         raise UserError(
             f"BACKUP_URL={s.url.text} puts the backup into the rescue ISO, which only mkbackup with OUTPUT=ISO makes",
             hint="run rearbuild mkbackup, or use BACKUP_URL=file:///dir or usb:// for mkbackuponly",
@@ -158,14 +177,18 @@ def required_programs(s: NetfsSettings) -> tuple[str, ...]:
     return (*s.archive.programs, *extra)
 
 
+def missing_programs(programs: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of programs this host lacks (a backup cannot start without them)."""
+    return tuple(p for p in programs if shutil.which(p) is None)
+
+
 # ---- backup -----------------------------------------------------------------------------------------------------
 
 
-def _layout(ctx: Context) -> Layout | None:
-    found = ctx.results.get("layout")
-    if isinstance(found, Layout):
-        return found
-    saved = Path(ctx.text("DISKLAYOUT_FILE"))
+def backup_layout(captured: Layout | None, saved: Path) -> Layout | None:
+    """The layout whose file systems are backed up: the one captured in this run, else the saved one."""
+    if captured is not None:
+        return captured
     return read_layout(saved) if saved.is_file() else None
 
 
@@ -182,17 +205,17 @@ def _same_fs(path: Path, mountpoints: tuple[str, ...]) -> str | None:
     return None
 
 
-def selection(ctx: Context, s: NetfsSettings, layout: Layout | None) -> Selection:
-    extra = [str(ctx.build_dir)] if ctx.build_dir else []
+def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Selection:
+    extra = list(places.never_backed_up)
     if s.url.scheme is Scheme.FILE:
         extra.append(str(s.url.path))
     chosen = select(
         layout,
-        include=ctx.items("BACKUP_PROG_INCLUDE"),
-        only_include=ctx.flag("BACKUP_ONLY_INCLUDE"),
-        exclude=ctx.items("BACKUP_PROG_EXCLUDE"),
+        include=s.include,
+        only_include=s.only_include,
+        exclude=s.exclude,
         extra_excludes=extra,
-        only_exclude=ctx.flag("BACKUP_ONLY_EXCLUDE"),
+        only_exclude=s.only_exclude,
     )
     for path in chosen.missing:
         log.warning("not backed up: %s does not exist", path)
@@ -215,14 +238,14 @@ def _replace_previous(directory: Path, s: NetfsSettings) -> None:
     notice("previous backup kept in %s", old)
 
 
-def write_archive(ctx: Context, s: NetfsSettings, directory: Path, chosen: Selection) -> Path:
+def write_archive(s: NetfsSettings, places: Places, directory: Path, chosen: Selection) -> Path:
     """Stream the backup into directory; returns the archive. The old archive stays until the new one is
     complete (written as .partial and renamed)."""
     _replace_previous(directory, s)
     directory.mkdir(parents=True, exist_ok=True)
     archive = directory / s.archive.name
     partial = archive.with_name(archive.name + ".partial")
-    exclude_file = ctx.tmp_dir / "backup-exclude.txt"
+    exclude_file = places.work_dir / "backup-exclude.txt"
     exclude_file.parent.mkdir(parents=True, exist_ok=True)
     exclude_file.write_text(chosen.exclude_text())
     steps = s.archive.write_steps(create_step(chosen.includes, exclude_file, s.tar_options))
@@ -273,13 +296,16 @@ def _write_companions(directory: Path, entries: tuple[directories.DirEntry, ...]
     (directory / INCLUDE_LIST).write_text("".join(f"{p}\n" for p in chosen.includes))
 
 
-def make_backup(ctx: Context) -> Path:
-    s = settings(ctx)
-    check_workflow(ctx, s)
-    layout = _layout(ctx)
-    chosen = selection(ctx, s, layout)
+@dataclass(frozen=True)
+class Backup:
+    archive: Path
+    iso_files: dict[str, Path]  # ISO path -> file, for BACKUP_URL=iso:// (the output stage puts them in)
+
+
+def make_backup(s: NetfsSettings, places: Places, layout: Layout | None) -> Backup:
+    chosen = selection(s, places, layout)
     entries = _directory_record(layout, chosen)
-    directories.write(entries, ctx.paths.recovery_dir / directories.FILE_NAME)
+    directories.write(entries, places.recovery_dir / directories.FILE_NAME)
     if s.url.scheme is Scheme.FILE and layout is not None:
         mountpoint = _same_fs(Path(s.url.path), layout_mountpoints(layout)[0])
         if mountpoint is not None:
@@ -290,21 +316,19 @@ def make_backup(ctx: Context) -> Path:
                 mountpoint,
             )
     if s.url.scheme is Scheme.ISO:
-        directory = ctx.tmp_dir / "iso-backup" / s.url.archive_dir(Path("."), s.prefix)
-        archive = write_archive(ctx, s, directory, chosen)
+        directory = places.work_dir / "iso-backup" / s.url.archive_dir(Path("."), s.prefix)
+        archive = write_archive(s, places, directory, chosen)
         _write_companions(directory, entries, chosen)
-        _into_iso(ctx, s, archive)
-    else:
-        with reachable(s.url, _mountpoint(ctx, s), write=True, iso_volid=s.iso_volid, options=s.mount_options) as root:
-            directory = s.url.archive_dir(root, s.prefix)
-            archive = write_archive(ctx, s, directory, chosen)
-            _write_companions(directory, entries, chosen)
-    ctx.results[RESULT_ARCHIVE] = archive
-    return archive
+        return Backup(archive, _into_iso(s, archive))
+    with reachable(s.url, places.mount_dir, write=True, iso_volid=s.iso_volid, options=s.mount_options) as root:
+        directory = s.url.archive_dir(root, s.prefix)
+        archive = write_archive(s, places, directory, chosen)
+        _write_companions(directory, entries, chosen)
+    return Backup(archive, {})
 
 
-def _into_iso(ctx: Context, s: NetfsSettings, archive: Path) -> None:
-    limit = ctx.number("ISO_FILE_SIZE_LIMIT")
+def _into_iso(s: NetfsSettings, archive: Path) -> dict[str, Path]:
+    limit = s.iso_file_limit
     size = archive.stat().st_size
     if size >= limit:
         raise UserError(
@@ -313,19 +337,17 @@ def _into_iso(ctx: Context, s: NetfsSettings, archive: Path) -> None:
             hint="use BACKUP_URL=usb:// or file://, exclude more (BACKUP_PROG_EXCLUDE), or BACKUP_PROG_COMPRESS=zstd",
         )
     inside = "/" + str(s.url.path).strip("/")
-    files = dict(ctx.results.get("iso_files", {}))
-    for name in (s.archive.name, s.archive.checksum_name, directories.FILE_NAME, INCLUDE_LIST):
-        files[f"{inside.rstrip('/')}/{name}"] = archive.parent / name
-    ctx.results["iso_files"] = files
+    names = (s.archive.name, s.archive.checksum_name, directories.FILE_NAME, INCLUDE_LIST)
+    return {f"{inside.rstrip('/')}/{name}": archive.parent / name for name in names}
 
 
 # ---- verify and restore -----------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def located(ctx: Context, s: NetfsSettings) -> Iterator[Path]:
-    """The directory holding the archive, reachable (mounted read-only) for the block."""
-    with reachable(s.url, _mountpoint(ctx, s), write=False, iso_volid=s.iso_volid, options=s.mount_options) as root:
+def located(s: NetfsSettings, mount_dir: Path) -> Iterator[Path]:
+    """The directory holding the archive, reachable (mounted read-only at mount_dir) for the block."""
+    with reachable(s.url, mount_dir, write=False, iso_volid=s.iso_volid, options=s.mount_options) as root:
         yield s.url.archive_dir(root, s.prefix)
 
 
@@ -364,10 +386,9 @@ def _describe(steps: tuple[Step, ...]) -> str:
     return " | ".join(" ".join(st.argv[:1] + st.argv[-1:]) for st in steps) or "none"
 
 
-def verify_backup(ctx: Context) -> Path:
+def verify_backup(s: NetfsSettings, mount_dir: Path) -> Path:
     """The archive is reachable, intact and readable with the configured key and compression."""
-    s = settings(ctx, ask_key=True)
-    with located(ctx, s) as directory:
+    with located(s, mount_dir) as directory:
         archive = _find_archive(directory, s)
         progress = Progress("checking the backup's sha256", archive.stat().st_size)
 
@@ -378,13 +399,11 @@ def verify_backup(ctx: Context) -> Path:
         checksum.verify(archive, observe)
         progress.finish()
         probe_head(archive, s.archive.read_steps())
-    ctx.results[RESULT_ARCHIVE] = archive
     notice("backup archive %s is intact", archive)
     return archive
 
 
-def _target(ctx: Context) -> Path:
-    options = recover_options(ctx)
+def _target(options: RecoverOptions) -> Path:
     target = options.target_root
     if options.demo:
         target.mkdir(parents=True, exist_ok=True)
@@ -398,15 +417,19 @@ def _target(ctx: Context) -> Path:
     return target
 
 
-def restore_backup(ctx: Context) -> Path | None:
-    """Restore the archive into the target; returns the target (None when only the plan is shown)."""
-    options = recover_options(ctx)
-    s = settings(ctx, ask_key=True)
-    if options.show_plan or stopped(ctx):
-        notice("restore: would extract %s from %s into %s", s.archive.name, s.url.text, options.target_root)
-        return None
-    target = _target(ctx)
-    with located(ctx, s) as directory:
+@dataclass(frozen=True)
+class Restored:
+    target: Path
+    directories: tuple[directories.DirEntry, ...]  # the directory record: what to recreate if missing
+    includes: tuple[str, ...] | None  # the paths the archive held, when its include list was found
+
+
+def restore_backup(s: NetfsSettings, options: RecoverOptions, *, mount_dir: Path, recovery_dir: Path) -> Restored:
+    """Restore the archive into the target (/mnt/local, or the --demo directory)."""
+    target = _target(options)
+    entries: tuple[directories.DirEntry, ...] = ()
+    includes: tuple[str, ...] | None = None
+    with located(s, mount_dir) as directory:
         archive = _find_archive(directory, s)
         steps = (*s.archive.read_steps(), extract_step(target, s.tar_options))
         progress = Progress("restore", archive.stat().st_size)
@@ -420,20 +443,21 @@ def restore_backup(ctx: Context) -> Path | None:
             log.info("tar's messages:\n%s", "\n".join(problems))
         record = directory / directories.FILE_NAME
         if not record.is_file():
-            record = ctx.paths.recovery_dir / directories.FILE_NAME
+            record = recovery_dir / directories.FILE_NAME
         if record.is_file():
-            ctx.results[RESULT_DIRECTORIES] = directories.read(record)
-        includes = directory / INCLUDE_LIST
-        if includes.is_file():
-            ctx.results[RESULT_INCLUDES] = tuple(includes.read_text().splitlines())
-    return target
+            entries = directories.read(record)
+        listed = directory / INCLUDE_LIST
+        if listed.is_file():
+            includes = tuple(listed.read_text().splitlines())
+    return Restored(target, entries, includes)
 
 
-def recreate_directories(ctx: Context) -> None:
-    entries = ctx.results.get(RESULT_DIRECTORIES)
-    options = recover_options(ctx)
-    if not entries or options.show_plan or stopped(ctx):
+def recreate_directories(
+    entries: tuple[directories.DirEntry, ...], target: Path, includes: tuple[str, ...] | None
+) -> None:
+    """The recorded mount points and top-level directories the archive did not contain, with their modes."""
+    if not entries:
         return
-    changed = directories.recreate_missing(entries, options.target_root, ctx.results.get(RESULT_INCLUDES))
+    changed = directories.recreate_missing(entries, target, includes)
     if changed:
         notice("recreated %d directories the backup does not hold: %s", len(changed), " ".join(changed))

@@ -13,10 +13,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import notice
-from rearbuild.recover.options import recover_options
+from rearbuild.recover.options import RecoverOptions
 
 _CONTINUE = ("", "y", "yes", "done", "exit", "continue")
 _ABORT = ("q", "quit", "abort", "n", "no")
@@ -31,10 +30,6 @@ def instructions(target: Path) -> str:
     )
 
 
-def _interactive(ctx: Context) -> bool:
-    return not ctx.options.non_interactive and sys.stdin.isatty()
-
-
 def _no_operator(target: Path) -> UserError:
     return UserError(
         f"BACKUP=REQUESTRESTORE needs an operator to restore the files into {target}, and this run is non-interactive",
@@ -42,13 +37,12 @@ def _no_operator(target: Path) -> UserError:
     )
 
 
-def announce(ctx: Context) -> None:
+def announce(options: RecoverOptions, *, interactive: bool) -> None:
     """In the verify stage, before any disk is touched: a run nobody can answer stops here, not after the disks
     were recreated and left empty."""
-    options = recover_options(ctx)
     if options.show_plan:
         return
-    if not _interactive(ctx):
+    if not interactive:
         raise _no_operator(options.target_root)
     notice(
         "BACKUP=REQUESTRESTORE: after the disks are recreated you will be asked to restore the files into %s",
@@ -56,14 +50,13 @@ def announce(ctx: Context) -> None:
     )
 
 
-def request_restore(ctx: Context, read_line: Callable[[], str] | None = None) -> None:
-    options = recover_options(ctx)
+def request_restore(options: RecoverOptions, *, interactive: bool, read_line: Callable[[], str] | None = None) -> None:
     target = options.target_root
     if options.show_plan:
         notice("restore: BACKUP=REQUESTRESTORE would wait for an operator to restore into %s", target)
         return
     if read_line is None:
-        if not _interactive(ctx):
+        if not interactive:
             raise _no_operator(target)
         read_line = sys.stdin.readline
     target.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 from rearbuild.build.compress import Compression
 from rearbuild.build.cpio import ALIGN, CpioArchive, Entry
+from rearbuild.build.rootfs import Rootfs
 from rearbuild.errors import InternalError, UserError
 
 log = logging.getLogger("rearbuild.build.initrd")
@@ -134,6 +135,15 @@ def _private_tempfile(directory: Path, prefix: str) -> tuple[BinaryIO, Path]:
     fd, name = tempfile.mkstemp(prefix=prefix, dir=directory)
     os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
     return os.fdopen(fd, "wb"), Path(name)
+
+
+def rootfs_segments(rootfs: Rootfs, compression: Compression) -> list[Segment]:
+    """The rootfs as segments in SEGMENT_ORDER, each compressed alike."""
+    if compression is Compression.LZ4:
+        # The kernel stops unpacking after an lz4 (legacy format) archive that is followed by another one
+        # (measured with Debian's 6.1): lz4 gets a single segment.
+        return [Segment("initrd", tuple(rootfs.sorted_entries()), compression)]
+    return [Segment(name, tuple(entries), compression) for name, entries in rootfs.segments().items()]
 
 
 def build_segment(segment: Segment, cache_dir: Path, epoch: int, *, verify: bool = True) -> tuple[Path, SegmentSize]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rearbuild.errors import UserError
+from rearbuild.log import notice
 
 # Names that carry the version, tried in this order ({v} is the kernel version).
 _VERSIONED_NAMES = (
@@ -148,3 +149,25 @@ def find_kernel(sysroot: Path, version: str, kernel_file: Path | None = None) ->
         f"no kernel image found for kernel version {version} (tried {tried} and other known names)",
         hint="set KERNEL_FILE to the kernel image to boot",
     )
+
+
+def choose_kernel(sysroot: Path, requested: str, *, chosen_by_user: bool, kernel_file: str = "") -> KernelImage:
+    """The kernel of the rescue system (ReaR: prep/GNU/Linux/400_guess_kernel.sh). requested: KERNEL_VERSION
+    (default: the running kernel); chosen_by_user: -r or a configuration file set it.
+
+    When nobody chose and the running kernel has no modules here -- a container, a CI runner, a machine that was
+    just upgraded -- the newest installed kernel is used, with a notice: the rescue system needs a kernel whose
+    modules exist here.
+    """
+    if not chosen_by_user and not modules_tree(sysroot, requested).is_dir():
+        installed = installed_versions(sysroot)
+        if installed:
+            notice(
+                "the running kernel %s has no modules here; building for the installed kernel %s "
+                "(choose another with -r VERSION)",
+                requested,
+                installed[-1],
+            )
+            requested = installed[-1]
+    version = kernel_version(sysroot, requested)
+    return find_kernel(sysroot, version, Path(kernel_file) if kernel_file else None)

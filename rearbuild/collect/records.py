@@ -11,8 +11,8 @@ import stat
 from collections.abc import Iterable
 
 from rearbuild.collect.hashcache import HashCache
+from rearbuild.collect.kmod import KernelModules
 from rearbuild.collect.ldso import DiskTree, Symlink
-from rearbuild.context import Context
 from rearbuild.manifest import EntryKind, FileRecord
 
 
@@ -113,10 +113,20 @@ class RecordMaker:
         return [*self.symlinks(resolved.symlinks, reason), *([final] if final else [])]
 
 
-def maker_for(ctx: Context) -> RecordMaker:
-    """The run's RecordMaker for the host, with the hash cache in $VAR_DIR (one per run, shared by recipes)."""
-    maker = ctx.results.get("record_maker")
-    if not isinstance(maker, RecordMaker):
-        maker = RecordMaker(DiskTree("/"), HashCache(ctx.paths.cache_dir / "sha256.json"))
-        ctx.results["record_maker"] = maker
-    return maker
+def kernel_module_records(maker: RecordMaker, chosen: KernelModules) -> list[FileRecord]:
+    """The records of the chosen modules, their firmware (symlinks kept) and the generated module indexes."""
+    records: list[FileRecord] = []
+    for module in chosen.modules:
+        records += maker.path(str(module.source), f"module {module.name}: {module.reason}")
+    for firmware in chosen.firmware:
+        reason = "firmware" + (f" of {', '.join(firmware.needed_by)}" if firmware.needed_by else " (FIRMWARE_FILES)")
+        if firmware.link is not None:
+            records += maker.path("/" + str(firmware.target), reason)
+        else:
+            records += maker.placed(str(firmware.source), "/" + str(firmware.target), reason)
+    for index in chosen.index_files:
+        # generated files: their mode on disk depends on the umask of the run that made them
+        records += maker.placed(
+            str(index.source), "/" + str(index.target), "module index for the chosen modules", 0o644
+        )
+    return records

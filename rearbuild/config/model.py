@@ -23,6 +23,17 @@ _FALSE_WORDS = frozenset({"n", "no", "false", "0", "off", "nein", "f"})
 _SECRET_RE = re.compile(r"(PASSWORD|PASSPHRASE|_PASS$|SECRET|TOKEN|CRYPT_KEY|_KEY$|_PSK$)")
 
 
+def truth(word: str) -> bool | None:
+    """True for a yes-word, False for a no-word, None for anything else (empty included): ReaR's is_true and
+    is_false, the one place rearbuild reads yes and no."""
+    word = word.strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    return None
+
+
 def is_secret(name: str) -> bool:
     return bool(_SECRET_RE.search(name))
 
@@ -96,15 +107,19 @@ class Config:
 
     def flag(self, name: str) -> bool:
         """True for ReaR's yes-words; empty and the no-words are false; anything else is an error."""
-        word = self.text(name).strip().lower()
-        if word in _TRUE_WORDS:
-            return True
-        if word in _FALSE_WORDS or word == "":
-            return False
-        raise UserError(
-            f"{name}={self.text(name)!r} (set by {self.origin(name)}) is neither yes nor no",
-            hint=f"set {name} to y or n",
-        )
+        return bool(self.tristate(name))
+
+    def tristate(self, name: str) -> bool | None:
+        """A yes-word, a no-word, or empty (None: rearbuild decides, ReaR's "automatic"); anything else is an
+        error naming the file and line."""
+        text = self.text(name)
+        answer = truth(text)
+        if answer is None and text.strip():
+            raise UserError(
+                f"{self.where(name)}: {name}={text!r} is neither yes nor no",
+                hint=f"set {name} to y or n, or leave it empty to let rearbuild decide",
+            )
+        return answer
 
     def number(self, name: str) -> int:
         word = self.text(name).strip()

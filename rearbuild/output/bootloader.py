@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rearbuild.config.model import truth
 from rearbuild.errors import UserError
 from rearbuild.run import run
 
@@ -198,6 +199,19 @@ class EfiLoader(enum.Enum):
                 hint="apt-get install shim-signed grub-efi-amd64-signed, or build without Secure Boot",
             )
         return cls.STANDALONE_GRUB
+
+    @classmethod
+    def for_settings(cls, uefi: bool | None, secure_boot: str) -> EfiLoader | None:
+        """USING_UEFI_BOOTLOADER (no: a BIOS-only image) and SECURE_BOOT_BOOTLOADER: a no-word means a standalone
+        GRUB; empty, the signed shim when the distribution's is installed (it boots with Secure Boot on and off),
+        else a standalone GRUB; anything else (ReaR sets it to the signed loader's path) asks for Secure Boot and
+        fails clearly without the signed files."""
+        if uefi is False:
+            return None
+        answer = truth(secure_boot)
+        if answer is False:
+            return cls.STANDALONE_GRUB
+        return cls.choose(True if secure_boot.strip() else None)
 
     def efi_files(self, workdir: Path, *, early_config: str) -> dict[str, Path | bytes]:
         """The files of the EFI boot image (path in the FAT image -> source)."""

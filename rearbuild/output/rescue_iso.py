@@ -36,6 +36,36 @@ EFI_IMAGE_PATH = "/boot/efiboot.img"
 GRUB_CFG_PATH = "/boot/grub/grub.cfg"
 DISK_INFO_PATH = "/.disk/info"
 TTYS0 = SerialConsole(unit=0, speed=115200)
+# The rescue system talks on the first serial port and on the screen; the last console= gets /dev/console.
+CONSOLES = ("console=tty0", "console=ttyS0,115200")
+
+
+def rescue_cmdline(extra: Sequence[str], copied: Sequence[str] = ()) -> list[str]:
+    """The rescue kernel's parameters: the consoles, KERNEL_CMDLINE, and the running system's parameters that
+    change device naming (ReaR's COPY_KERNEL_PARAMETERS; `copied` holds them) unless already given."""
+    words = [*CONSOLES, *extra]
+    return words + [w for w in copied if w not in words]
+
+
+def extra_iso_files(iso_files: Sequence[str], from_stages: Mapping[str, Path]) -> dict[str, IsoSource]:
+    """ISO_FILES (at the ISO's root, ReaR's behaviour) and what earlier stages put into the ISO, e.g. the backup
+    with BACKUP_URL=iso:// (path in the ISO -> file on this host)."""
+    files: dict[str, IsoSource] = {f"/{Path(f).name}": Path(f) for f in iso_files}
+    for iso_path, source in from_stages.items():
+        files["/" + iso_path.lstrip("/")] = source
+    return files
+
+
+def check_file_sizes(files: Mapping[str, Path], limit: int) -> None:
+    """ISO_FILE_SIZE_LIMIT: no file may reach it (ISO 9660 level 2 stores a file in one extent of < 4 GiB;
+    ECMA-119 9.1.4 gives the data length 32 bits)."""
+    for name, path in files.items():
+        size = path.stat().st_size
+        if size >= limit:
+            raise UserError(
+                f"the {name} ({size} bytes) is larger than ISO_FILE_SIZE_LIMIT ({limit})",
+                hint="make the image smaller (MODULES, FIRMWARE_FILES) or raise the limit",
+            )
 
 
 def marker_path(seed: str) -> str:
@@ -70,6 +100,10 @@ def build_rescue_iso(
     they must not replace the boot files. templates: the boot menus (images/iso/). epoch and seed make the
     result reproducible.
     """
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {out.parent} for the ISO: {exc.strerror}", hint="check ISO_DIR") from exc
     marker = marker_path(seed)
     menu = BootMenu(
         kernel=KERNEL_PATH,

@@ -8,7 +8,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from rearbuild.errors import UserError
 from rearbuild.layout.model import Disk, Fs, FsType, Layout, Part, PartFlag
+from rearbuild.log import notice
+from rearbuild.recover.chroot import chroot_mounts
+from rearbuild.run import run
 
 
 class Firmware(enum.Enum):
@@ -86,3 +90,30 @@ def plan_boot(layout: Layout, root: Path, *, firmware: Firmware, explicit: tuple
         esp_mountpoint=esp_mountpoint(layout),
         grub_install=_find_grub_install(root),
     )
+
+
+_BY_HAND = (
+    "THE RECOVERED SYSTEM HAS NO BOOT LOADER YET: install one by hand before rebooting, e.g. "
+    "mount --rbind /dev {root}/dev; mount --rbind /proc {root}/proc; mount --rbind /sys {root}/sys; "
+    "chroot {root} grub-install /dev/<boot disk>"
+)
+
+
+def install(boot: BootPlan, root: Path) -> bool:
+    """Run the plan's grub-install commands in the restored system; True when the boot loader is installed.
+    What cannot be done is a warning that says exactly what to do by hand, as ReaR does: the restored files are
+    worth more than a failed recovery."""
+    commands = boot.commands(root)
+    if not commands:
+        why = "the restored system has no grub-install" if boot.grub_install is None else "no boot disk is known"
+        notice("WARNING: %s. %s", why, _BY_HAND.format(root=root))
+        return False
+    with chroot_mounts(root):
+        for command in commands:
+            notice("installing the boot loader: %s", " ".join(command[2:]))
+            try:
+                run(command, timeout=600)
+            except UserError as exc:
+                notice("WARNING: %s. %s", exc.message, _BY_HAND.format(root=root))
+                return False
+    return True

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from rearbuild.errors import UserError
+from rearbuild.layout.model import Disk, Layout
 from rearbuild.recover.plan import Plan, TargetDisk
 from rearbuild.run import CommandError, run
 
@@ -209,3 +210,42 @@ def size_differs(plan: Plan, layout_sizes: dict[str, int]) -> list[str]:
 
 def missing_programs(plan: Plan, path: str | None = None) -> list[str]:
     return sorted(p for p in plan.programs if shutil.which(p, path=path) is None)
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    problems: tuple[str, ...]  # what forbids running the plan (empty when only shown: they are logged)
+    sizes_differ: tuple[str, ...]  # targets whose size is not the saved disk's (migration mode)
+
+
+def target_problems(
+    plan: Plan, layout: Layout, devices: Devices, *, iso_volid: str, backup_url: str, cmdline: str, strict: bool
+) -> TargetCheck:
+    """The verify stage's look at the target disks. strict: the plan is going to run (not --plan or --demo);
+    otherwise problems are only logged, since nothing is written."""
+    protected = protected_disks(devices, iso_volid=iso_volid, backup_url=backup_url, cmdline=cmdline)
+    for guard in protected:
+        log.info("%s is never written: %s", guard.disk, guard.reason)
+    problems = check_targets(plan, devices, protected)
+    if not strict:
+        for problem in problems:
+            log.warning("%s (nothing is written now)", problem)
+        return TargetCheck((), ())
+    if problems:
+        return TargetCheck(tuple(problems), ())
+    saved = {r.device: r.size for r in layout.active if isinstance(r, Disk)}
+    return TargetCheck((), tuple(size_differs(plan, saved)))
+
+
+def plan_tool_problems(plan: Plan, *, unattended: bool) -> list[str]:
+    """What stops the plan from running here: programs this system lacks, passphrases nobody can type."""
+    problems: list[str] = []
+    missing = missing_programs(plan)
+    if missing:
+        problems.append(f"the disk plan needs {', '.join(missing)}, which this system lacks")
+    if unattended and plan.passphrases:
+        problems.append(
+            f"the LUKS device(s) {', '.join(plan.passphrases)} need a passphrase typed on the terminal, "
+            "and this recovery is unattended"
+        )
+    return problems

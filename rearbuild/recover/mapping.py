@@ -97,6 +97,12 @@ class _Renamer:
         return record
 
 
+def device_names(layout: Layout, disks: Mapping[str, str]) -> dict[str, str]:
+    """Every device name the disk mapping changes, partitions included (old -> new), for patching the restored
+    system's files (fstab, crypttab, boot loader) that name devices."""
+    return {old: new for old, new in _Renamer(layout, disks).names.items() if old != new}
+
+
 def map_disks(layout: Layout, disks: Mapping[str, str]) -> Layout:
     """The layout with every old disk of `disks` replaced by its new disk, partitions following by number."""
     if not disks:

@@ -1,4 +1,5 @@
-"""The arguments of `rearbuild recover` (and restoreonly), parsed once per run and shared by the recipes.
+"""The arguments of `rearbuild recover` (and restoreonly), parsed once per run and shared by the recipes
+(Context.recover).
 
 rearbuild recover                 recover this machine: verify, recreate the disks, restore, finalize
 rearbuild recover --plan          print the plan (ReaR's diskrestore.sh) and change nothing
@@ -11,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild.context import TARGET_FS_ROOT, Context
 from rearbuild.errors import UserError
-from rearbuild.workflow import Workflow
 
-_KEY = "recover_options"
+# Where the recovered system is mounted during recovery (ReaR: readonly TARGET_FS_ROOT=/mnt/local).
+TARGET_FS_ROOT = "/mnt/local"
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,13 @@ class RecoverOptions:
     def touches_disks(self) -> bool:
         return not self.show_plan and not self.demo
 
-
-def _parse(args: tuple[str, ...], workflow: str) -> RecoverOptions:
-    ns = Workflow.parse(workflow).parse_arguments(args)
-    if ns.demo is not None and ns.plan_file is not None:
-        raise UserError("--demo restores into a directory and runs no plan; --plan-file makes no sense with it")
-    demo = Path(ns.demo).absolute() if ns.demo is not None else None
-    plan_file = Path(ns.plan_file) if ns.plan_file is not None else None
-    return RecoverOptions(show_plan=ns.plan, plan_file=plan_file, demo_dir=demo)
-
-
-def recover_options(ctx: Context) -> RecoverOptions:
-    found = ctx.results.get(_KEY)
-    if not isinstance(found, RecoverOptions):
-        found = _parse(ctx.options.args, ctx.options.workflow)
-        ctx.results[_KEY] = found
-    return found
+    @classmethod
+    def of(cls, *, plan: bool = False, plan_file: str | None = None, demo: str | None = None) -> RecoverOptions:
+        """From the command line's words (rearbuild.workflow parses them)."""
+        if demo is not None and plan_file is not None:
+            raise UserError("--demo restores into a directory and runs no plan; --plan-file makes no sense with it")
+        return cls(
+            show_plan=plan,
+            plan_file=Path(plan_file) if plan_file is not None else None,
+            demo_dir=Path(demo).absolute() if demo is not None else None,
+        )

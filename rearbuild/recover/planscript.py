@@ -239,3 +239,8 @@ def execute(script: Path, done_dir: Path) -> Outcome:
         )
     notice("disk plan: %d steps run, %d skipped as done before", len(ran), len(skipped))
     return Outcome(ran, skipped, output)
+
+
+def unmounted(plan: Plan) -> list[str]:
+    """The plan's file systems that are not mounted where it mounts them ("<device> at <mount point>")."""
+    return [f"{device} at {target}" for device, target in plan.mounts if not os.path.ismount(target)]

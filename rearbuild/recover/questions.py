@@ -10,12 +10,19 @@ from __future__ import annotations
 import enum
 import select
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from rearbuild.context import Context
+from rearbuild.config.model import Config, truth
 from rearbuild.errors import UserError
 from rearbuild.log import notice
 
-_YES = frozenset({"y", "yes", "1", "confirm", "continue", "true"})
+# Answers that mean "go on" beyond ReaR's yes-words (ReaR's UserInput accepts them for confirmations).
+_GO_ON = frozenset({"confirm", "continue"})
+
+
+def _yes(word: str) -> bool:
+    return truth(word) is True or word.strip().lower() in _GO_ON
 
 
 class Question(enum.Enum):
@@ -31,24 +38,36 @@ class Question(enum.Enum):
         return f"USER_INPUT_{self.value}"
 
 
-def confirm(ctx: Context, question: Question, text: str) -> bool:
-    """True to go on. USER_INPUT_<ID> wins; then unattended (-n) says yes; then the terminal is asked."""
-    preset = ctx.text(question.variable).strip()
-    if preset:
-        answer = preset.lower() in _YES
-        notice("%s (%s=%s): %s", text, question.variable, preset, "yes" if answer else "no")
-        return answer
-    if ctx.options.non_interactive:
-        notice("%s: yes (unattended)", text)
-        return True
-    if not sys.stdin.isatty():
-        raise UserError(
-            f"{text}: nobody can answer (no terminal)",
-            hint=f"set {question.variable}=yes in local.conf, or run `rear -n recover` (unattended)",
-        )
-    timeout = ctx.number("USER_INPUT_TIMEOUT")
-    sys.stderr.write(f"{text} [yes/no] (no answer within {timeout} s means no): ")
-    sys.stderr.flush()
-    ready, _, _ = select.select([sys.stdin], [], [], timeout)
-    typed = sys.stdin.readline().strip().lower() if ready else ""
-    return typed in _YES
+@dataclass(frozen=True)
+class Answers:
+    """Who answers: USER_INPUT_<ID> presets, then unattended mode (-n) says yes, then the terminal."""
+
+    presets: Mapping[Question, str] = field(default_factory=dict)
+    unattended: bool = False
+    timeout: int = 300  # USER_INPUT_TIMEOUT, seconds
+
+    @classmethod
+    def from_config(cls, config: Config, *, unattended: bool) -> Answers:
+        presets = {q: config.text(q.variable).strip() for q in Question if config.text(q.variable).strip()}
+        return cls(presets, unattended, config.number("USER_INPUT_TIMEOUT"))
+
+    def confirm(self, question: Question, text: str) -> bool:
+        """True to go on."""
+        preset = self.presets.get(question, "")
+        if preset:
+            answer = _yes(preset)
+            notice("%s (%s=%s): %s", text, question.variable, preset, "yes" if answer else "no")
+            return answer
+        if self.unattended:
+            notice("%s: yes (unattended)", text)
+            return True
+        if not sys.stdin.isatty():
+            raise UserError(
+                f"{text}: nobody can answer (no terminal)",
+                hint=f"set {question.variable}=yes in local.conf, or run `rear -n recover` (unattended)",
+            )
+        sys.stderr.write(f"{text} [yes/no] (no answer within {self.timeout} s means no): ")
+        sys.stderr.flush()
+        ready, _, _ = select.select([sys.stdin], [], [], self.timeout)
+        typed = sys.stdin.readline() if ready else ""
+        return _yes(typed)

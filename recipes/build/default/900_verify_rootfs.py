@@ -1,35 +1,23 @@
-"""Every program in the image finds its libraries inside the image (ReaR: 990_verify_rootfs.sh runs ldd in a
-chroot; here each DT_NEEDED is resolved in the composed entry list, no chroot, no ldd)."""
+"""Every program in the image finds its libraries inside the image (rearbuild.build.compose); a program of
+/usr/bin or /usr/sbin that would not run stops the build, anything else is a warning."""
 
 from __future__ import annotations
 
 import logging
 
-from rearbuild.build.cpio import Kind
-from rearbuild.build.rootfs import Rootfs
-from rearbuild.collect.ldso import ImageLink, verify_rootfs
+from rearbuild.build.compose import PROGRAM_DIRS, unresolved_libraries
 from rearbuild.context import Context
-from rearbuild.errors import InternalError, UserError
+from rearbuild.errors import UserError
+from rearbuild.state import required
 
 log = logging.getLogger("rearbuild.build")
 
-_PROGRAM_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/")
-
 
 def main(ctx: Context) -> None:
-    rootfs = ctx.results.get("rootfs")
-    if not isinstance(rootfs, Rootfs):
-        raise InternalError("no rootfs to verify")
-    mapping: dict[str, str | ImageLink] = {}
-    for path, entry in rootfs.entries.items():
-        if entry.kind is Kind.SYMLINK and entry.target:
-            mapping["/" + path] = ImageLink(entry.target)
-        elif entry.kind is Kind.FILE and entry.source is not None:
-            mapping["/" + path] = str(entry.source)
-    missing = verify_rootfs(mapping)
-    fatal = [m for m in missing if m.requester.startswith(_PROGRAM_DIRS)]
+    missing = unresolved_libraries(required(ctx.state.rootfs, "the rootfs"))
     for item in missing:
         log.warning("in the rescue image %s cannot find %s (%s)", item.requester, item.soname, item.detail)
+    fatal = [m for m in missing if m.requester.startswith(PROGRAM_DIRS)]
     if fatal:
         raise UserError(
             f"{len(fatal)} program(s) of the rescue image would not run: "

@@ -1,9 +1,8 @@
-"""Device names and UUIDs that changed during recreation (migration to other disks) are patched in the restored
-fstab, crypttab and boot loader configuration. The plan keeps UUIDs, so usually nothing changes."""
+"""Device names that changed during recreation (migration to other disks: $CONFIG_DIR/mappings/disk_mappings)
+are patched in the restored fstab, crypttab and boot loader configuration. The plan keeps UUIDs, so without a
+mapping nothing changes."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from rearbuild.context import Context
 from rearbuild.log import notice
@@ -11,11 +10,11 @@ from rearbuild.recover.patch import FILES_TO_PATCH, patch_files
 
 
 def main(ctx: Context) -> None:
-    root = ctx.results.get("finalize_root")
-    if not isinstance(root, Path):
+    root = ctx.state.finalize_root
+    if root is None:
         return
-    mappings = dict(ctx.results.get("device_mappings", {})) | dict(ctx.results.get("uuid_mappings", {}))
-    changed = patch_files(root, mappings, (*FILES_TO_PATCH, *ctx.items("FILES_TO_PATCH_PATTERNS")))
+    patterns = (*FILES_TO_PATCH, *ctx.items("FILES_TO_PATCH_PATTERNS"))
+    changed = patch_files(root, ctx.state.device_mappings, patterns)
     for path in changed:
         notice("patched %s", path)
-    ctx.results["identities_changed"] = bool(changed)
+    ctx.state.identities_changed = bool(changed)

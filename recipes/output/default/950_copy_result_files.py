@@ -16,8 +16,8 @@ from rearbuild.output.url import OutputUrl
 
 
 def main(ctx: Context) -> None:
-    known: dict[Path, str] = dict(ctx.results.get("result_digests", {}))
-    files = [*ctx.result_files, *(Path(p) for p in ctx.items("RESULT_FILES"))]
+    known = ctx.state.result_digests
+    files = [*ctx.state.result_files, *(Path(p) for p in ctx.items("RESULT_FILES"))]
     if not files:
         return
     output_url = ctx.text("OUTPUT_URL").strip()

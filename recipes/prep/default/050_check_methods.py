@@ -10,7 +10,7 @@ from rearbuild.errors import UserError
 def main(ctx: Context) -> None:
     recipes = ctx.paths.share_dir / "recipes"
     checks = [("OUTPUT", "output")]
-    if ctx.options.workflow in ("mkbackup", "mkbackuponly"):
+    if ctx.options.workflow.backs_up:
         checks.append(("BACKUP", "restore"))
     for name, stage in checks:
         value = ctx.text(name)

@@ -7,4 +7,4 @@ from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
-    ctx.results["network"] = collect_network(ctx.text("HOSTNAME"))
+    ctx.state.network = collect_network(ctx.text("HOSTNAME"))

@@ -6,16 +6,17 @@ from __future__ import annotations
 from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import notice
-from rearbuild.recover.options import recover_options
+from rearbuild.recover.finish import Finish
 
 
 def main(ctx: Context) -> None:
-    options = recover_options(ctx)
+    options = ctx.recover
+    Finish.parse(ctx.text("UNATTENDED_FINISH"))  # a typo is found now, not after the disks were recreated
     if options.touches_disks and not ctx.recovery_mode:
         raise UserError(
-            f"{ctx.options.workflow} recreates disks and runs only in the rescue system "
+            f"{ctx.options.workflow.value} recreates disks and runs only in the rescue system "
             f"({ctx.paths.rescue_marker} does not exist here)",
-            hint=f"boot the rescue image, or try it here with: rearbuild {ctx.options.workflow} --demo DIR "
+            hint=f"boot the rescue image, or try it here with: rearbuild {ctx.options.workflow.value} --demo DIR "
             "(restores into DIR, touches no disk) or --plan",
         )
     if options.demo_dir is not None:

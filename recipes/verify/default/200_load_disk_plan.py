@@ -3,15 +3,23 @@ map disks, and build the disk plan; a component nothing can create stops here, b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rearbuild.context import Context
-from rearbuild.recover.recreate import LAYOUT, PLAN, load, make_plan, migration_mode, recreates_disks
+from rearbuild.recover.recreate import load, make_plan
 
 
 def main(ctx: Context) -> None:
-    if not recreates_disks(ctx):
+    if not ctx.options.workflow.recreates_disks:
         return
-    source = load(ctx)
-    ctx.results[LAYOUT] = source.layout
-    ctx.results[PLAN] = make_plan(ctx, source.layout)
-    if source.migration and migration_mode(ctx, True):
+    source = load(
+        ctx.paths.config_dir,
+        Path(ctx.text("DISKLAYOUT_FILE")),
+        exclude_recreate=ctx.items("EXCLUDE_RECREATE"),
+        only_include_vg=ctx.items("ONLY_INCLUDE_VG"),
+    )
+    ctx.state.recover_layout = source.layout
+    ctx.state.device_mappings = source.renamed
+    ctx.state.recover_plan = make_plan(source.layout, ctx.recover.target_root)
+    if source.migration and ctx.tristate("MIGRATION_MODE") is not False:
         ctx.set("MIGRATION_MODE", "true")

@@ -4,47 +4,28 @@ backup and not in use. A disk whose size is not the saved one turns on migration
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 from rearbuild.context import Context
 from rearbuild.errors import UserError
-from rearbuild.layout.model import Disk
 from rearbuild.log import notice
-from rearbuild.recover.disks import Devices, block_devices, check_targets, protected_disks, size_differs
-from rearbuild.recover.options import recover_options
-from rearbuild.recover.recreate import layout_of, migration_mode, plan_of, recreates_disks
-
-log = logging.getLogger("rearbuild.recipes.verify")
+from rearbuild.recover.disks import Devices, block_devices, target_problems
+from rearbuild.state import required
 
 
 def main(ctx: Context) -> None:
-    if not recreates_disks(ctx):
+    if not ctx.options.workflow.recreates_disks:
         return
-    plan = plan_of(ctx)
-    options = recover_options(ctx)
-    try:
-        cmdline = Path("/proc/cmdline").read_text()
-    except OSError:
-        cmdline = ""
-    devices = Devices(block_devices())
-    protected = protected_disks(
-        devices, iso_volid=ctx.text("ISO_VOLID"), backup_url=ctx.text("BACKUP_URL"), cmdline=cmdline
-    )
-    for guard in protected:
-        log.info("%s is never written: %s", guard.disk, guard.reason)
-    problems = check_targets(plan, devices, protected)
-    if problems and options.touches_disks:
+    plan = required(ctx.state.recover_plan, "the disk plan")
+    layout = required(ctx.state.recover_layout, "the disk layout")
+    found = target_problems(
+        plan, layout, Devices(block_devices()), iso_volid=ctx.text("ISO_VOLID"), backup_url=ctx.text("BACKUP_URL"),
+        cmdline=ctx.cmdline.text, strict=ctx.recover.touches_disks,
+    )  # fmt: skip
+    if found.problems:
         raise UserError(
-            "the disks cannot be recreated: " + "; ".join(problems),
+            "the disks cannot be recreated: " + "; ".join(found.problems),
             hint="attach a suitable disk, or map the layout onto other disks in "
             f"{ctx.paths.config_dir}/mappings/disk_mappings ('<old disk> <new disk>' per line)",
         )
-    for problem in problems:
-        log.warning("%s (nothing is written now)", problem)
-    if options.touches_disks:
-        saved = {r.device: r.size for r in layout_of(ctx).active if isinstance(r, Disk)}
-        differ = size_differs(plan, saved)
-        if differ and migration_mode(ctx, True) and ctx.text("MIGRATION_MODE").strip() == "":
-            notice("migration mode: %s", "; ".join(differ))
-            ctx.set("MIGRATION_MODE", "true")
+    if found.sizes_differ and ctx.tristate("MIGRATION_MODE") is None:
+        notice("migration mode: %s", "; ".join(found.sizes_differ))
+        ctx.set("MIGRATION_MODE", "true")

@@ -6,28 +6,18 @@ import logging
 
 from rearbuild.context import Context
 from rearbuild.errors import UserError
-from rearbuild.recover.disks import missing_programs
-from rearbuild.recover.options import recover_options
-from rearbuild.recover.recreate import plan_of, recreates_disks
+from rearbuild.recover.disks import plan_tool_problems
+from rearbuild.state import required
 
 log = logging.getLogger("rearbuild.recipes.verify")
 
 
 def main(ctx: Context) -> None:
-    if not recreates_disks(ctx):
+    if not ctx.options.workflow.recreates_disks:
         return
-    plan = plan_of(ctx)
-    options = recover_options(ctx)
-    problems: list[str] = []
-    missing = missing_programs(plan)
-    if missing:
-        problems.append(f"the disk plan needs {', '.join(missing)}, which this system lacks")
-    if ctx.options.non_interactive and plan.passphrases and options.touches_disks:
-        problems.append(
-            f"the LUKS device(s) {', '.join(plan.passphrases)} need a passphrase typed on the terminal, "
-            "and this recovery is unattended"
-        )
-    if problems and options.touches_disks:
+    plan = required(ctx.state.recover_plan, "the disk plan")
+    problems = plan_tool_problems(plan, unattended=ctx.options.non_interactive)
+    if problems and ctx.recover.touches_disks:
         raise UserError(
             "; ".join(problems),
             hint="add the programs to PROGS and rebuild the rescue image; for LUKS, name a key file present in "

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from rearbuild.backup.netfs import make_backup
+from pathlib import Path
+
+from rearbuild.backup.netfs import KeyNeed, Places, backup_layout, check_destination, make_backup, settings
 from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
-    make_backup(ctx)
+    s = settings(ctx.settings, key=KeyNeed.CONFIGURED)
+    workflow = ctx.options.workflow
+    check_destination(s, backing_up=True, builds_iso=workflow.builds_image and ctx.text("OUTPUT") == "ISO")
+    places = Places(ctx.tmp_dir, ctx.mount_dir, ctx.paths.recovery_dir, never_backed_up=(str(ctx.build_dir),))
+    layout = backup_layout(ctx.state.layout, Path(ctx.text("DISKLAYOUT_FILE")))
+    backup = make_backup(s, places, layout)
+    ctx.state.backup_archive = backup.archive
+    ctx.state.iso_files.update(backup.iso_files)

@@ -25,7 +25,7 @@ def _kernels(root: Path) -> list[tuple[str, Path]]:
     """(version, initramfs) pairs of the restored system."""
     found = []
     for kernel in sorted((root / "boot").glob("vmlinuz-*")):
-        version = kernel.name[len("vmlinuz-"):]
+        version = kernel.name[len("vmlinuz-") :]
         for name in (f"initrd.img-{version}", f"initramfs-{version}.img", f"initrd-{version}"):
             if (root / "boot" / name).is_file():
                 found.append((version, root / "boot" / name))
@@ -52,19 +52,19 @@ def _rebuild_command(root: Path, version: str) -> list[str] | None:
 
 
 def main(ctx: Context) -> None:
-    root = ctx.results.get("finalize_root")
-    if not isinstance(root, Path):
+    root = ctx.state.finalize_root
+    if root is None:
         return
-    choice = ctx.text("REBUILD_INITRAMFS").strip().lower()
-    if choice in ("n", "no", "false", "0"):
+    choice = ctx.tristate("REBUILD_INITRAMFS")
+    if choice is False:
         return
     needed = root_modules(root)
     reasons_common = []
-    if choice in ("y", "yes", "true", "1"):
+    if choice:
         reasons_common.append("REBUILD_INITRAMFS=y")
-    if ctx.text("MIGRATION_MODE").strip().lower() in ("true", "y", "yes", "1"):
+    if ctx.tristate("MIGRATION_MODE"):
         reasons_common.append("migration mode")
-    if ctx.results.get("identities_changed"):
+    if ctx.state.identities_changed:
         reasons_common.append("device names or UUIDs changed")
     for version, initrd in _kernels(root):
         reasons = list(reasons_common)
@@ -84,9 +84,13 @@ def main(ctx: Context) -> None:
             continue
         command = _rebuild_command(root, version)
         if command is None:
-            notice("WARNING: the initramfs %s should be rebuilt (%s), but the restored system has neither "
-                   "update-initramfs nor dracut; rebuild it by hand: chroot %s, then your distribution's tool",
-                   initrd.name, "; ".join(reasons), root)
+            notice(
+                "WARNING: the initramfs %s should be rebuilt (%s), but the restored system has neither "
+                "update-initramfs nor dracut; rebuild it by hand: chroot %s, then your distribution's tool",
+                initrd.name,
+                "; ".join(reasons),
+                root,
+            )
             continue
         notice("rebuilding %s: %s", initrd.name, "; ".join(reasons))
         with chroot_mounts(root):

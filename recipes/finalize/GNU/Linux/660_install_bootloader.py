@@ -7,39 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from rearbuild.context import Context
-from rearbuild.errors import UserError
 from rearbuild.layout.disklayout import read_layout
-from rearbuild.log import notice
-from rearbuild.recover.bootloader import Firmware, plan_boot
-from rearbuild.recover.chroot import chroot_mounts
-from rearbuild.run import run
-
-_BY_HAND = (
-    "THE RECOVERED SYSTEM HAS NO BOOT LOADER YET: install one by hand before rebooting, e.g. "
-    "mount --rbind /dev {root}/dev; mount --rbind /proc {root}/proc; mount --rbind /sys {root}/sys; "
-    "chroot {root} grub-install /dev/<boot disk>"
-)
+from rearbuild.recover.bootloader import Firmware, install, plan_boot
 
 
 def main(ctx: Context) -> None:
-    root = ctx.results.get("finalize_root")
-    if not isinstance(root, Path):
+    root = ctx.state.finalize_root
+    if root is None:
         return
-    layout = ctx.results.get("recover_layout")
-    if layout is None:
-        layout = read_layout(Path(ctx.text("DISKLAYOUT_FILE")))
+    layout = ctx.state.recover_layout or read_layout(Path(ctx.text("DISKLAYOUT_FILE")))
     boot = plan_boot(layout, root, firmware=Firmware.current(), explicit=ctx.items("GRUB2_INSTALL_DEVICES"))
-    commands = boot.commands(root)
-    if not commands:
-        why = "the restored system has no grub-install" if boot.grub_install is None else "no boot disk is known"
-        notice("WARNING: %s. %s", why, _BY_HAND.format(root=root))
-        return
-    with chroot_mounts(root):
-        for command in commands:
-            notice("installing the boot loader: %s", " ".join(command[2:]))
-            try:
-                run(command, timeout=600)
-            except UserError as exc:
-                notice("WARNING: %s. %s", exc.message, _BY_HAND.format(root=root))
-                return
-    ctx.results["bootloader_installed"] = True
+    ctx.state.bootloader_installed = install(boot, root)

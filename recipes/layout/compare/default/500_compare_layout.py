@@ -8,26 +8,23 @@ from pathlib import Path
 
 from rearbuild.collect.savelayout import difference, short
 from rearbuild.context import Context
-from rearbuild.errors import InternalError
 from rearbuild.log import notice
+from rearbuild.state import required
 
 log = logging.getLogger("rearbuild.recipes.compare_layout")
 
 
 def main(ctx: Context) -> None:
-    current = ctx.results.get("layout_file")
-    if not isinstance(current, Path):
-        raise InternalError("layout/compare: layout/save wrote no current layout")
+    current = required(ctx.state.layout_file, "the current layout (layout/save)")
     saved = Path(ctx.text("DISKLAYOUT_FILE"))
     if not saved.is_file():
         notice("no saved disk layout at %s: run 'rearbuild savelayout' or 'rearbuild mkrescue' first", saved)
-        ctx.results["exit_status"] = 1
+        ctx.state.exit_status = 1
         return
     diff = difference(saved.read_text(encoding="utf-8", errors="replace"), current.read_text(encoding="utf-8"))
     if diff:
         log.info("layout difference:\n%s", "\n".join(diff))
         notice("the disk layout changed since it was saved in %s:\n%s", saved, short(diff))
-        ctx.results["exit_status"] = 1
     else:
         notice("the disk layout is unchanged")
-        ctx.results["exit_status"] = 0
+    ctx.state.exit_status = 1 if diff else 0

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from rearbuild.context import Context
 from rearbuild.log import notice
-from rearbuild.recover.options import recover_options
 from rearbuild.recover.planscript import execute
-from rearbuild.recover.recreate import done_dir, script_path, stopped
 
 
 def main(ctx: Context) -> None:
-    options = recover_options(ctx)
-    if stopped(ctx):
+    if ctx.state.stop_after_plan:
         return
-    if not options.touches_disks:
-        options.target_root.mkdir(parents=True, exist_ok=True)
-        notice("demo: no disk recreated; the system is restored into %s", options.target_root)
+    if not ctx.recover.touches_disks:
+        ctx.recover.target_root.mkdir(parents=True, exist_ok=True)
+        notice("demo: no disk recreated; the system is restored into %s", ctx.recover.target_root)
         return
-    script = options.plan_file or script_path(ctx)
+    script = ctx.recover.plan_file or ctx.paths.disk_plan
     notice("recreating the disks with %s", script)
-    execute(script, done_dir(ctx))
+    execute(script, ctx.paths.disk_plan_done)

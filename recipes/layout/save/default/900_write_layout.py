@@ -5,25 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rearbuild.collect.layout import Capture
 from rearbuild.collect.savelayout import write
 from rearbuild.context import Context
-from rearbuild.errors import InternalError
-from rearbuild.layout.model import Layout
 from rearbuild.log import notice
+from rearbuild.state import required
 from rearbuild.workflow import Workflow
 
 
 def main(ctx: Context) -> None:
-    layout = ctx.results.get("layout")
-    captured = ctx.results.get("layout_capture")
-    if not isinstance(layout, Layout) or not isinstance(captured, Capture):
-        raise InternalError("layout/save: no layout was captured before 900_write_layout")
-    if Workflow.parse(ctx.options.workflow) is Workflow.CHECKLAYOUT:
+    layout = required(ctx.state.layout, "the captured layout")
+    captured = required(ctx.state.layout_capture, "the layout capture")
+    if ctx.options.workflow is Workflow.CHECKLAYOUT:
         current = ctx.tmp_dir / "checklayout" / "disklayout.conf"
-        ctx.results["layout_file"] = write(layout, captured, current, None).layout_file
+        ctx.state.layout_file = write(layout, captured, current, None).layout_file
         return
-    target = Path(ctx.text("DISKLAYOUT_FILE"))
-    written = write(layout, captured, target, ctx.paths.var_dir)
-    ctx.results["layout_file"] = written.layout_file
+    written = write(layout, captured, Path(ctx.text("DISKLAYOUT_FILE")), ctx.paths.var_dir)
+    ctx.state.layout_file = written.layout_file
     notice("disk layout saved to %s", written.layout_file)

@@ -3,21 +3,17 @@ restore runs into the rescue image (ReaR: prep/NETFS/default/050_check_NETFS_req
 
 from __future__ import annotations
 
-import shutil
-
-from rearbuild.backup.netfs import check_workflow, required_programs, settings
+from rearbuild.backup.netfs import KeyNeed, check_destination, missing_programs, required_programs, settings
 from rearbuild.context import Context
 from rearbuild.errors import UserError
-from rearbuild.workflow import Workflow
 
 
 def main(ctx: Context) -> None:
-    backing_up = Workflow.parse(ctx.options.workflow) in (Workflow.MKBACKUP, Workflow.MKBACKUPONLY)
-    s = settings(ctx, need_key=backing_up)
-    check_workflow(ctx, s)
+    workflow = ctx.options.workflow
+    s = settings(ctx.settings, key=KeyNeed.CONFIGURED if workflow.backs_up else KeyNeed.NONE)
+    check_destination(s, backing_up=workflow.backs_up, builds_iso=workflow.builds_image and ctx.text("OUTPUT") == "ISO")
     programs = required_programs(s)
-    if backing_up:
-        missing = [p for p in programs if shutil.which(p) is None]
-        if missing:
-            raise UserError(f"BACKUP=NETFS needs {', '.join(missing)}", hint="install them (apt-get install ...)")
+    missing = missing_programs(programs) if workflow.backs_up else ()
+    if missing:
+        raise UserError(f"BACKUP=NETFS needs {', '.join(missing)}", hint="install them (apt-get install ...)")
     ctx.add("REQUIRED_PROGS", *(p for p in programs if p not in ctx.items("REQUIRED_PROGS")))

@@ -8,4 +8,6 @@ from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
-    recreate_directories(ctx)
+    if ctx.recover.show_plan or ctx.state.stop_after_plan:
+        return
+    recreate_directories(ctx.state.restored_directories, ctx.recover.target_root, ctx.state.restored_includes)

@@ -8,4 +8,4 @@ from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
-    request_restore(ctx)
+    request_restore(ctx.recover, interactive=ctx.interactive)

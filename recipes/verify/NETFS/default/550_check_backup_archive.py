@@ -4,9 +4,11 @@ and 600_check_encryption_key.sh)."""
 
 from __future__ import annotations
 
-from rearbuild.backup.netfs import verify_backup
+from rearbuild.backup.netfs import KeyNeed, settings, verify_backup
 from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
-    verify_backup(ctx)
+    s = settings(ctx.settings, key=KeyNeed.ASK, typed_key=ctx.state.crypt_key, interactive=ctx.interactive)
+    ctx.state.crypt_key = s.key
+    ctx.state.backup_archive = verify_backup(s, ctx.mount_dir)

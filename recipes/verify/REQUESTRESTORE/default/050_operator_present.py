@@ -8,4 +8,4 @@ from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
-    announce(ctx)
+    announce(ctx.recover, interactive=ctx.interactive)

@@ -1,6 +1,6 @@
 """Capture this host's disk layout (ReaR: layout/save/GNU/Linux/100..290), apply the exclusions and refuse
-components nothing can recreate. Leaves ctx.results["layout"] (the Layout to save) and
-ctx.results["layout_capture"] (the raw Capture, for companion files)."""
+components nothing can recreate. Leaves ctx.state.layout (the Layout to save) and ctx.state.layout_capture (the
+raw Capture, for companion files)."""
 
 from __future__ import annotations
 
@@ -24,5 +24,5 @@ def main(ctx: Context) -> None:
     captured = capture_all(probe)
     for disk in captured.skipped_disks:
         notice("%s is the rescue medium and not part of the disk layout", disk)
-    ctx.results["layout"] = finish(captured, settings, header(probe))
-    ctx.results["layout_capture"] = captured
+    ctx.state.layout = finish(captured, settings, header(probe))
+    ctx.state.layout_capture = captured

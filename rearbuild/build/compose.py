@@ -1,0 +1,59 @@
+"""The rescue rootfs put together from its three sources (rearbuild.build.rootfs explains the order): the
+manifest's files, the skel/ layers, and the files generated for this image; then checked: every program finds its
+libraries inside the image (ReaR: 990_verify_rootfs.sh runs ldd in a chroot; here each DT_NEEDED is resolved in
+the composed entry list, no chroot, no ldd)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rearbuild.build.cpio import Entry, Kind
+from rearbuild.build.generated import generated_entries
+from rearbuild.build.rootfs import BASE_DIRS, BASE_NODES, Rootfs, manifest_entries, skel_entries
+from rearbuild.collect.ldso import ImageLink, Unresolved, verify_rootfs
+from rearbuild.manifest import Manifest, sources
+
+# Programs in these directories must run in the rescue system; a library missing for anything else is a warning.
+PROGRAM_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/")
+
+
+def compose(
+    manifest: Manifest,
+    *,
+    skel_dir: Path,
+    skel_layers: Sequence[str],
+    config_dir: Path,
+    share_dir: Path,
+    package_dir: Path,
+    epoch: int,
+    modules_load: Sequence[str],
+) -> Rootfs:
+    rootfs = Rootfs.empty()
+    rootfs.extend(Entry.directory(d, 0o1777 if d == "tmp" else 0o755) for d in BASE_DIRS)
+    rootfs.extend(BASE_NODES)
+    rootfs.extend(manifest_entries(manifest, sources(manifest, None)))
+    rootfs.extend(skel_entries(skel_dir, skel_layers))
+    rootfs.extend(
+        generated_entries(
+            manifest=manifest,
+            config_dir=config_dir,
+            share_dir=share_dir,
+            package_dir=package_dir,
+            epoch=epoch,
+            modules_load=modules_load,
+            rescue_variables={"KERNEL_VERSION": manifest.kernel_version},
+        )
+    )
+    return rootfs
+
+
+def unresolved_libraries(rootfs: Rootfs) -> tuple[Unresolved, ...]:
+    """Every DT_NEEDED of the image's ELF files that the image itself cannot satisfy."""
+    mapping: dict[str, str | ImageLink] = {}
+    for path, entry in rootfs.entries.items():
+        if entry.kind is Kind.SYMLINK and entry.target:
+            mapping["/" + path] = ImageLink(entry.target)
+        elif entry.kind is Kind.FILE and entry.source is not None:
+            mapping["/" + path] = str(entry.source)
+    return verify_rootfs(mapping)
