@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from rearbuild.cli import main
-from rearbuild.paths import default_share_dir
+from rearbuild.config.loader import LoadRequest, load
+from rearbuild.config.model import Config
+from rearbuild.facts import detect
+from rearbuild.paths import Paths, default_share_dir
 
 
 @dataclass
@@ -75,3 +78,12 @@ def rearbuild(rear_env: RearEnv, capsys: pytest.CaptureFixture[str]) -> Callable
         return status, out, err
 
     return call
+
+
+def shipped_config(env: RearEnv, local_conf: str, workflow: str = "mkbackup") -> Config:
+    """The effective configuration of the shipped default.conf plus local_conf, as a run would read it."""
+    env.write("etc/local.conf", local_conf)
+    paths = Paths.resolve(config_dir=str(env.config_dir), var_dir=str(env.var_dir), log_dir=str(env.log_dir),
+                          share_dir=str(env.share_dir), tmpdir=str(env.tmpdir))  # fmt: skip
+    request = LoadRequest(paths=paths, workflow=workflow, facts=detect(), readonly={}, presets={"HOSTNAME": "host"})
+    return load(request)[0]

@@ -1,0 +1,49 @@
+"""BACKUP=NETFS settings read from a real configuration: the key rules, and where iso:// may go."""
+
+from __future__ import annotations
+
+import pytest
+
+from rearbuild.backup.netfs import KeyNeed, check_destination, settings
+from rearbuild.errors import UserError
+from tests.conftest import RearEnv, shipped_config
+
+NETFS = "BACKUP=NETFS\nBACKUP_URL=file:///srv/backup\n"
+ENCRYPTED = NETFS + "BACKUP_PROG_CRYPT_ENABLED=yes\n"
+
+
+def test_settings_of_a_plain_configuration(rear_env: RearEnv) -> None:
+    s = settings(shipped_config(rear_env, NETFS + "BACKUP_PROG_EXCLUDE+=( /srv/big )\n"), key=KeyNeed.CONFIGURED)
+    assert s.archive.name == "backup.tar.gz" and s.prefix == "host" and s.key == ""
+    assert "/srv/big" in s.exclude and s.archive.encryption is None
+
+
+def test_the_key_comes_from_the_configuration(rear_env: RearEnv) -> None:
+    s = settings(shipped_config(rear_env, ENCRYPTED + "BACKUP_PROG_CRYPT_KEY='s3cr3t'\n"), key=KeyNeed.ASK)
+    assert s.key == "s3cr3t"
+    assert "s3cr3t" not in repr(s)  # a settings object in a log or traceback shows no key
+
+
+def test_backing_up_encrypted_without_a_key_is_refused(rear_env: RearEnv) -> None:
+    with pytest.raises(UserError, match="BACKUP_PROG_CRYPT_KEY is empty"):
+        settings(shipped_config(rear_env, ENCRYPTED), key=KeyNeed.CONFIGURED)
+
+
+def test_building_the_image_does_not_need_the_key(rear_env: RearEnv) -> None:
+    s = settings(shipped_config(rear_env, ENCRYPTED), key=KeyNeed.NONE)
+    assert s.archive.encryption is not None  # the image still knows the archive is encrypted
+
+
+def test_restoring_without_a_key_asks_or_stops(rear_env: RearEnv) -> None:
+    config = shipped_config(rear_env, ENCRYPTED)
+    assert settings(config, key=KeyNeed.ASK, typed_key="typed earlier").key == "typed earlier"
+    with pytest.raises(UserError, match="no key was given"):
+        settings(config, key=KeyNeed.ASK, interactive=False)
+
+
+def test_iso_urls_only_where_an_iso_is_built(rear_env: RearEnv) -> None:
+    s = settings(shipped_config(rear_env, "BACKUP=NETFS\nBACKUP_URL=iso:///backup\n"), key=KeyNeed.CONFIGURED)
+    check_destination(s, backing_up=True, builds_iso=True)
+    check_destination(s, backing_up=False, builds_iso=False)  # recovery reads it from the ISO
+    with pytest.raises(UserError, match="only mkbackup with OUTPUT=ISO"):
+        check_destination(s, backing_up=True, builds_iso=False)
