@@ -63,6 +63,8 @@ def test_recipes_run_in_one_global_order_across_layers(rear_env: RearEnv, rearbu
     ).read_text() == "100_a.py 100_a.py 150_iso.py 160_netfs.py 200_b.py 250_mine.py 300_c.py"
     assert "notnumbered.py" in err  # warned about, not run
 
+    # -s lists the same recipes and runs none of them: the trail the last recipe writes does not come back
+    (rear_env.var_dir / "trail").unlink()
     status, out, err = rearbuild("-s", "mkrescue")
     assert status == 0, err
     listed = out.splitlines()
@@ -85,7 +87,7 @@ def test_recipes_run_in_one_global_order_across_layers(rear_env: RearEnv, rearbu
         "output",
         "output",
     ]
-    assert not (rear_env.var_dir / "trail2").exists()
+    assert not (rear_env.var_dir / "trail").exists()
 
 
 def test_simulate_runs_nothing_and_missing_stage_fails(rear_env: RearEnv, rearbuild: Run) -> None:
