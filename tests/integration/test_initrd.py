@@ -9,7 +9,6 @@ import os
 import shutil
 import stat
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -200,7 +199,8 @@ def test_cache_hit_reopens_no_file(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not MODULES, reason="needs a kernel module tree")
-def test_warm_rebuild_of_a_module_tree_is_fast_and_budget_names_segments(tmp_path: Path) -> None:
+def test_warm_rebuild_of_a_module_tree_is_cached_and_budget_names_segments(tmp_path: Path) -> None:
+    # How fast a warm rebuild is: bench_mkrescue.py prints rearbuild's cold and warm mkrescue wall times.
     modules = Path(MODULES[-1])
     segments = [
         Segment("base", (Entry.from_bytes("init", b"#!/bin/sh\n", 0o755),), Compression.ZSTD),
@@ -208,15 +208,12 @@ def test_warm_rebuild_of_a_module_tree_is_fast_and_budget_names_segments(tmp_pat
     ]
     cold = build_initrd(segments, tmp_path / "initrd", cache_dir=tmp_path / "cache", epoch=EPOCH)
     assert cold.segments[1].uncompressed > 10 << 20
-    started = time.monotonic()
     segments = [
         Segment("base", (Entry.from_bytes("init", b"#!/bin/sh\n", 0o755),), Compression.ZSTD),
         Segment("modules", tuple(tree_entries(modules, "usr/lib/modules/fs")), Compression.ZSTD),
     ]
     warm = build_initrd(segments, tmp_path / "initrd2", cache_dir=tmp_path / "cache", epoch=EPOCH)
-    elapsed = time.monotonic() - started
     assert all(s.cached for s in warm.segments)
-    assert elapsed < 1.0, f"warm rebuild took {elapsed:.2f} s"
     assert (tmp_path / "initrd").read_bytes() == (tmp_path / "initrd2").read_bytes()
     assert any("modules" in line and "cached" in line for line in warm.summary())
     assert check_size_budget(warm, 1 << 30, BudgetAction.FAIL)

@@ -17,7 +17,7 @@ from rearbuild.recover.mapping import map_disks, partition_device
 from rearbuild.recover.plan import Plan, Step, StepKind, build_plan
 from rearbuild.recover.planscript import render, steps_of
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "capture"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "capture"
 SCENARIOS = ["gpt_lvm", "raid1_lvm", "luks_lvm", "btrfs_subvol", "msdos_logical", "wholedisk"]
 
 
@@ -216,8 +216,17 @@ def test_whole_disk_file_systems_are_wiped_not_partitioned() -> None:
     assert [(d.device, d.needed) for d in plan.disks] == [("/dev/vda", 536870912), ("/dev/vdb", 419430400)]
 
 
+# The backup GPT at the end of a disk (UEFI spec 2.10, 5.3): the backup GPT header in the last logical block (one
+# 512-byte sector) and, just before it, the backup partition entry array of NumberOfPartitionEntries entries of
+# SizeOfPartitionEntry bytes: 128 x 128 as sfdisk writes them (the spec reserves at least 16,384 bytes for it).
+SECTOR = 512
+BACKUP_GPT_BYTES = SECTOR + 128 * 128
+
+
 def test_needed_size_is_the_end_of_the_last_partition_plus_the_backup_gpt() -> None:
-    assert [(d.device, d.needed) for d in plan_of("gpt_lvm").disks] == [("/dev/vda", 211812352 + 1934622720 + 33 * 512)]
+    assert [(d.device, d.needed) for d in plan_of("gpt_lvm").disks] == [
+        ("/dev/vda", 211812352 + 1934622720 + BACKUP_GPT_BYTES)
+    ]
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

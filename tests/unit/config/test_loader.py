@@ -1,17 +1,14 @@
-"""The configuration cascade: ReaR's order, ReaR's syntax, errors that name file and line."""
+"""The configuration cascade (rearbuild.config.loader): ReaR's order and syntax, workflow files, unknown variables
+and a missing -C file."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-import pytest
-
-from rearbuild.config.bashstate import Layer, bash_assignment, clean_environment, evaluate
-from rearbuild.errors import UserError
 from tests.conftest import RearEnv
 
 Run = Callable[..., tuple[int, str, str]]
+
 
 REALISTIC_LOCAL_CONF = r"""# /etc/rear/local.conf as ReaR users write it
 OUTPUT=ISO
@@ -98,41 +95,6 @@ def test_workflow_conf_applies_to_its_workflow(rear_env: RearEnv, rearbuild: Run
     assert values(rear_env, rearbuild)["KERNEL_CMDLINE"] == f"'from-dump-conf'  @{dump_conf}"
 
 
-@pytest.mark.parametrize(
-    ("text", "line", "words"),
-    [
-        ("OUTPUT=ISO\nif [ 1 = 1 ]; then\n  BACKUP=NETFS\nfi fi\n", 4, "syntax error"),
-        ("OUTPUT=ISO\n\nnot_a_command_xyz\n", 3, "command not found"),
-        ("CONFIG_DIR=/elsewhere\n", 1, "readonly"),
-        ("PROGS=( unterminated\n", 1, "matching `)'"),
-    ],
-)
-def test_bad_syntax_names_file_and_line(
-    rear_env: RearEnv, rearbuild: Run, text: str, line: int | None, words: str
-) -> None:
-    local = rear_env.write("etc/local.conf", text)
-    status, _out, err = rearbuild("dump")
-    assert status == 1
-    assert str(local) in err and words in err
-    if line is not None:
-        assert f"line {line}" in err
-    assert "Traceback" not in err
-
-
-def test_carriage_returns_are_refused(rear_env: RearEnv, rearbuild: Run) -> None:
-    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\r\nBACKUP=NETFS\r\n")
-    status, _, err = rearbuild("dump")
-    assert status == 1
-    assert f"{local}:1" in err and "carriage return" in err
-
-
-def test_unsupported_rear_setting_is_an_error_with_file_and_line(rear_env: RearEnv, rearbuild: Run) -> None:
-    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\n\nISO_MAX_SIZE=4400\n")
-    status, _, err = rearbuild("dump")
-    assert status == 1
-    assert f"{local}:3: ISO_MAX_SIZE" in err
-
-
 def test_unknown_variable_warns_with_a_suggestion(rear_env: RearEnv, rearbuild: Run) -> None:
     local = rear_env.write("etc/local.conf", "OUTPUT=ISO\nISO_DEFALT=automatic\n")
     status, _, err = rearbuild("dump")
@@ -143,41 +105,3 @@ def test_unknown_variable_warns_with_a_suggestion(rear_env: RearEnv, rearbuild: 
 def test_missing_extra_config_file(rear_env: RearEnv, rearbuild: Run) -> None:
     status, _, err = rearbuild("-C", "nothere", "dump")
     assert status == 1 and "nothere" in err and "not found" in err
-
-
-def test_environment_presets_only_what_default_conf_allows(rear_env: RearEnv, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIGRATION_MODE", "true")
-    monkeypatch.setenv("OUTPUT", "USB")  # default.conf assigns OUTPUT unconditionally, as in ReaR
-    layers = [Layer("default", rear_env.share_dir / "conf" / "default.conf")]
-    result = evaluate(
-        [Layer("fw", assignments={"VAR_DIR": "/v", "HOSTNAME": "h"}), *layers],
-        env=clean_environment(frozenset({"MIGRATION_MODE", "OUTPUT"})),
-    )
-    assert result.values["MIGRATION_MODE"] == "true"
-    assert result.values["OUTPUT"] == "ISO"
-
-
-def test_values_round_trip_through_bash(tmp_path: Path) -> None:
-    tricky = ["it's", 'a "b"', "$HOME", "new\nline", "tab\there", "ünï", "*", ""]
-    conf = tmp_path / "x.conf"
-    conf.write_text(
-        "\n".join(
-            [
-                bash_assignment("A", tuple(tricky)),
-                bash_assignment("S", tricky[3]),
-                bash_assignment("M", (("k 1", "v'1"), ("k2", ""))),
-            ]
-        )
-        + "\n"
-    )
-    result = evaluate([Layer(str(conf), conf)], env=clean_environment())
-    assert result.values["A"] == tuple(tricky)
-    assert result.values["S"] == "new\nline"
-    assert result.values["M"] == (("k 1", "v'1"), ("k2", ""))
-
-
-def test_a_file_that_exits_is_refused(tmp_path: Path) -> None:
-    conf = tmp_path / "x.conf"
-    conf.write_text("OUTPUT=ISO\nexit 0\n")
-    with pytest.raises(UserError, match="exit"):
-        evaluate([Layer(str(conf), conf)], env=clean_environment())

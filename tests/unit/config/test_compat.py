@@ -1,0 +1,16 @@
+"""ReaR settings rearbuild cannot honour yet (rearbuild.config.compat): refused, naming file and line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.conftest import RearEnv
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+def test_unsupported_rear_setting_is_an_error_with_file_and_line(rear_env: RearEnv, rearbuild: Run) -> None:
+    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\n\nISO_MAX_SIZE=4400\n")
+    status, _, err = rearbuild("dump")
+    assert status == 1
+    assert f"{local}:3: ISO_MAX_SIZE" in err

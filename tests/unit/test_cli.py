@@ -1,0 +1,24 @@
+"""The command line (rearbuild.cli): --version, and an internal error reported as a bug with the log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import RearEnv
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+def test_internal_error_is_reported_as_a_bug_with_the_log(rear_env: RearEnv, rearbuild: Run) -> None:
+    rear_env.write("share/recipes/layout/save/default/100_bug.py", "def main(ctx):\n    return 1 / 0\n")
+    status, _, err = rearbuild("savelayout")
+    assert status == 2
+    assert "BUG in rearbuild: ZeroDivisionError" in err and str(rear_env.log_dir) in err
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version(rearbuild: Run, flag: str) -> None:
+    status, out, _ = rearbuild(flag)
+    assert status == 0 and out.startswith("rearbuild ")
