@@ -25,7 +25,7 @@ def test_a_file_at_the_limit_is_refused(tmp_path: Path) -> None:
     initrd = tmp_path / "initrd"
     initrd.write_bytes(b"x" * 100)
     check_file_sizes({"initrd": initrd}, 101)
-    with pytest.raises(UserError, match="initrd .100 bytes. is larger than ISO_FILE_SIZE_LIMIT"):
+    with pytest.raises(UserError, match=r"initrd \(100 bytes\) is larger than ISO_FILE_SIZE_LIMIT"):
         check_file_sizes({"initrd": initrd}, 100)
 
 

@@ -44,5 +44,5 @@ def test_a_layout_in_the_configuration_directory_replaces_the_saved_one(tmp_path
 
 
 def test_no_layout_at_all_says_where_it_looked(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="neither .*disklayout.conf nor .*disklayout.conf exists"):
+    with pytest.raises(UserError, match=r"neither .*disklayout\.conf nor .*disklayout\.conf exists"):
         load(tmp_path, tmp_path / "var" / "disklayout.conf")
