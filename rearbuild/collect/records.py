@@ -11,7 +11,8 @@ import stat
 from collections.abc import Iterable
 
 from rearbuild.collect.hashcache import HashCache
-from rearbuild.collect.ldso import DiskTree, Symlink
+from rearbuild.collect.ldso.disk import DiskTree
+from rearbuild.collect.ldso.tree import Symlink
 from rearbuild.context import Context
 from rearbuild.manifest import EntryKind, FileRecord
 

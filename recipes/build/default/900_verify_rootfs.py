@@ -7,7 +7,8 @@ import logging
 
 from rearbuild.build.cpio import Kind
 from rearbuild.build.rootfs import Rootfs
-from rearbuild.collect.ldso import ImageLink, verify_rootfs
+from rearbuild.collect.ldso.mapped import ImageLink
+from rearbuild.collect.ldso.verify import verify_rootfs
 from rearbuild.context import Context
 from rearbuild.errors import InternalError, UserError
 
