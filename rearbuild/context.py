@@ -117,7 +117,7 @@ class Context:
         """The run's RecordMaker for the host, hashing through the cache in CACHE_DIR (one per run)."""
         # imported on first use: recovery in the rescue system never collects, and starts faster without them
         from rearbuild.collect.hashcache import HashCache
-        from rearbuild.collect.ldso import DiskTree
+        from rearbuild.collect.ldso.disk import DiskTree
         from rearbuild.collect.records import RecordMaker
 
         if self.state.record_maker is None:

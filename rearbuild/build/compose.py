@@ -11,7 +11,9 @@ from pathlib import Path
 from rearbuild.build.cpio import Entry, Kind
 from rearbuild.build.generated import generated_entries
 from rearbuild.build.rootfs import BASE_DIRS, BASE_NODES, Rootfs, manifest_entries, skel_entries
-from rearbuild.collect.ldso import ImageLink, Unresolved, verify_rootfs
+from rearbuild.collect.ldso.closure import Unresolved
+from rearbuild.collect.ldso.mapped import ImageLink
+from rearbuild.collect.ldso.verify import verify_rootfs
 from rearbuild.manifest import Manifest, sources
 
 # Programs in these directories must run in the rescue system; a library missing for anything else is a warning.

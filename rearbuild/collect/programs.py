@@ -7,7 +7,9 @@ import glob
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rearbuild.collect.ldso import Resolver, Unresolved, find_program
+from rearbuild.collect.ldso.closure import Unresolved
+from rearbuild.collect.ldso.resolver import Resolver
+from rearbuild.collect.ldso.which import find_program
 from rearbuild.collect.records import RecordMaker
 from rearbuild.errors import UserError
 from rearbuild.manifest import FileRecord

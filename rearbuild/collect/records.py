@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 from rearbuild.collect.hashcache import HashCache
 from rearbuild.collect.kmod import KernelModules
-from rearbuild.collect.ldso import DiskTree, Symlink
+from rearbuild.collect.ldso.disk import DiskTree
+from rearbuild.collect.ldso.tree import Symlink
 from rearbuild.manifest import EntryKind, FileRecord
 
 

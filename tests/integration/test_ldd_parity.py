@@ -8,7 +8,9 @@ import re
 import pytest
 
 from rearbuild.collect.elf import ElfError, parse_elf
-from rearbuild.collect.ldso import DiskTree, LoaderCaps, Resolver
+from rearbuild.collect.ldso.caps import LoaderCaps
+from rearbuild.collect.ldso.disk import DiskTree
+from rearbuild.collect.ldso.resolver import Resolver
 from rearbuild.run import run
 
 PROGRAM_DIRS = ("/usr/bin", "/usr/sbin")

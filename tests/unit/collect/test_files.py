@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rearbuild.collect.files import copy_as_is, is_unprotected_private_key
 from rearbuild.collect.hashcache import HashCache
-from rearbuild.collect.ldso import DiskTree
+from rearbuild.collect.ldso.disk import DiskTree
 from rearbuild.collect.records import RecordMaker
 from rearbuild.manifest import EntryKind
 
