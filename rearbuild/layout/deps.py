@@ -115,9 +115,7 @@ def build_graph(layout: Layout) -> DependencyGraph:
     around = Neighbours(
         names=frozenset(components),
         raiddisks=frozenset(c.record.device for c in components.values() if isinstance(c.record, RaidDisk)),
-        mounts=tuple(
-            Mount(c.name, c.type, c.mountpoint) for c in components.values() if c.mountpoint is not None
-        ),
+        mounts=tuple(Mount(c.name, c.type, c.mountpoint) for c in components.values() if c.mountpoint is not None),
     )
     edges: list[tuple[str, str]] = []
     external: set[str] = set()

@@ -42,7 +42,7 @@ class Neighbours:
     mounts: tuple[Mount, ...]
 
 
-def _no_component(record: Any) -> str | None:
+def _no_name(record: Any) -> str | None:
     """No such name (no component, no mount point, not created with another component)."""
     return None
 
@@ -75,17 +75,17 @@ class RecordSpec(Generic[R]):
     # Kept word for word: the model has no typed fields for it.
     verbatim: bool = False
     # ReaR's component name (None for a record created as part of another one, or kept as information).
-    component: Callable[[R], str | None] = _no_component
+    component: Callable[[R], str | None] = _no_name
+    # (component name, record, the other components) -> the edges ReaR's diskdeps.conf has for it.
     edges: Callable[[str, R, Neighbours], Iterable[Edge]] = _no_edges
     # Parents that need not be components: they are provided by the hardware (multipath slaves).
     external: Callable[[R], Iterable[str]] = _no_devices
     # Where it is mounted, for the components that nest by mount point (file systems, mounted subvolumes).
-    mountpoint: Callable[[R], str | None] = _no_component
+    mountpoint: Callable[[R], str | None] = _no_name
     # Using it makes its disk "used" for AUTOEXCLUDE_DISKS (mounted file systems and active swap).
     user: bool = False
     # The component a record without its own component is created (and excluded) with.
-    created_with: Callable[[R], str | None] = _no_component
-
+    created_with: Callable[[R], str | None] = _no_name
 
     def group(self, record: R) -> Group:
         """The group the record belongs to and the comment lines ReaR writes above it."""
