@@ -12,63 +12,19 @@ Multipath slaves are the exception: they are paths the hardware provides, never 
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rearbuild.errors import UserError
-from rearbuild.layout.model import (
-    BtrfsMountedSubvol,
-    Crypt,
-    Disk,
-    Drbd,
-    Entry,
-    Fs,
-    Keyword,
-    Layout,
-    LvmDev,
-    LvmGrp,
-    LvmVol,
-    Multipath,
-    Part,
-    RaidArray,
-    RaidDisk,
-    Record,
-    Swap,
-    Verbatim,
-)
-
-
-class ComponentType(enum.Enum):
-    """The `<type>` column of ReaR's disktodo.conf."""
-
-    DISK = "disk"
-    PART = "part"
-    RAIDDISK = "raiddisk"
-    RAIDARRAY = "raidarray"
-    MULTIPATH = "multipath"
-    LVMDEV = "lvmdev"
-    LVMGRP = "lvmgrp"
-    LVMVOL = "lvmvol"
-    CRYPT = "crypt"
-    DRBD = "drbd"
-    FS = "fs"
-    BTRFSMOUNTEDSUBVOL = "btrfsmountedsubvol"
-    SWAP = "swap"
-    OPALDISK = "opaldisk"
-    SMARTARRAY = "smartarray"
-    LOGICALDRIVE = "logicaldrive"
-
-    @property
-    def is_mount(self) -> bool:
-        """Components that are mounted somewhere and so nest by mount point."""
-        return self in (ComponentType.FS, ComponentType.BTRFSMOUNTEDSUBVOL)
+from rearbuild.layout.model import Entry, Keyword, Layout, RaidDisk, Record
+from rearbuild.layout.spec.base import Mount, Neighbours
+from rearbuild.layout.spec.registry import spec_of
 
 
 @dataclass(frozen=True)
 class Component:
     name: str
-    type: ComponentType
+    # The `<type>` column of ReaR's disktodo.conf, which is the record's keyword.
+    type: Keyword
     entry: Entry
 
     @property
@@ -79,62 +35,22 @@ class Component:
     def excluded(self) -> bool:
         return self.entry.excluded
 
+    @property
+    def mountpoint(self) -> str | None:
+        """Where it is mounted, for the components that nest by mount point."""
+        return spec_of(self.record).mountpoint(self.record)
 
-def component_of(record: Record) -> tuple[str, ComponentType] | None:
+    @property
+    def is_mount(self) -> bool:
+        return self.mountpoint is not None
+
+
+def component_of(record: Record) -> tuple[str, Keyword] | None:
     """ReaR's component name and type for a record; None for records created as part of another one
     (the btrfs subvolume lists, created with their file system) or kept only as information."""
-    match record:
-        case Disk():
-            return record.device, ComponentType.DISK
-        case Part():
-            return record.device, ComponentType.PART
-        case RaidDisk():
-            return f"raiddisk:{record.device}", ComponentType.RAIDDISK
-        case RaidArray():
-            return record.device, ComponentType.RAIDARRAY
-        case Multipath():
-            return record.device, ComponentType.MULTIPATH
-        case LvmDev():
-            return f"pv:{record.device}", ComponentType.LVMDEV
-        case LvmGrp():
-            return record.vg, ComponentType.LVMGRP
-        case LvmVol():
-            return record.mapper_device, ComponentType.LVMVOL
-        case Crypt():
-            return record.device, ComponentType.CRYPT
-        case Drbd():
-            return record.device, ComponentType.DRBD
-        case Fs():
-            return f"fs:{record.mountpoint}", ComponentType.FS
-        case BtrfsMountedSubvol():
-            return f"btrfsmountedsubvol:{record.mountpoint}", ComponentType.BTRFSMOUNTEDSUBVOL
-        case Swap():
-            return f"swap:{record.device}", ComponentType.SWAP
-        case Verbatim() if record.fields:
-            match record.keyword:
-                case Keyword.OPALDISK:
-                    return f"opaldisk:{record.fields[0]}", ComponentType.OPALDISK
-                case Keyword.SMARTARRAY:
-                    return f"smartarray:{record.fields[0]}", ComponentType.SMARTARRAY
-                case Keyword.LOGICALDRIVE:
-                    return f"logicaldrive:{record.fields[0]}", ComponentType.LOGICALDRIVE
-    return None
-
-
-def _is_below(parent: str, mountpoint: str) -> bool:
-    """Whether `parent` is a proper ancestor directory of `mountpoint` (/home is not below /ho)."""
-    if parent == mountpoint:
-        return False
-    return parent == "/" or mountpoint.startswith(parent.rstrip("/") + "/")
-
-
-def _mountpoint(record: Record) -> str | None:
-    return record.mountpoint if isinstance(record, Fs | BtrfsMountedSubvol) else None
-
-
-def _slave_device(slave: str) -> str:
-    # ReaR writes multipath slaves as kernel names (sda,sdb); the disk components are /dev paths.
-    return slave if slave.startswith("/") else f"/dev/{slave}"
+    name = spec_of(record).component(record)
+    keyword = record.keyword
+    return None if name is None or keyword is None else (name, keyword)
 
 
 @dataclass(frozen=True)
@@ -196,85 +112,23 @@ def build_graph(layout: Layout) -> DependencyGraph:
             )
         components[name] = Component(name, ctype, entry)
 
+    around = Neighbours(
+        names=frozenset(components),
+        raiddisks=frozenset(c.record.device for c in components.values() if isinstance(c.record, RaidDisk)),
+        mounts=tuple(Mount(c.name, c.type, c.mountpoint) for c in components.values() if c.mountpoint is not None),
+    )
     edges: list[tuple[str, str]] = []
     external: set[str] = set()
-    raiddisks = {c.record.device for c in components.values() if isinstance(c.record, RaidDisk)}
-    mounts = [c for c in components.values() if c.type.is_mount]
     for component in components.values():
-        edges.extend(_edges(component, raiddisks, mounts, components, external))
+        spec = spec_of(component.record)
+        edges.extend(spec.edges(component.name, component.record, around))
+        external.update(spec.external(component.record))
     return DependencyGraph(
         components=tuple(components.values()),
         edges=tuple(dict.fromkeys(edges)),
         external=frozenset(external),
         source=layout.source,
     )
-
-
-def _edges(
-    component: Component,
-    raiddisks: set[str],
-    mounts: list[Component],
-    components: dict[str, Component],
-    external: set[str],
-) -> Iterator[tuple[str, str]]:
-    name = component.name
-    record = component.record
-    match record:
-        case Disk():
-            # An OPAL self-encrypting disk is unlocked (opaldisk) before its partition table is written.
-            if f"opaldisk:{record.device}" in components:
-                yield name, f"opaldisk:{record.device}"
-            if f"logicaldrive:{record.device}" in components:
-                yield name, f"logicaldrive:{record.device}"
-        case Part():
-            yield name, record.disk
-            if record.disk in raiddisks:
-                yield name, f"raiddisk:{record.disk}"
-        case RaidDisk():
-            yield name, record.device
-        case RaidArray():
-            for member in record.devices:
-                yield name, member
-        case Multipath():
-            for slave in record.slaves:
-                device = _slave_device(slave)
-                external.add(device)
-                yield name, device
-        case LvmDev():
-            yield record.vg, name
-            yield name, record.device
-        case LvmVol():
-            yield name, record.vg
-            if record.thinpool is not None:
-                pool = LvmVol(vg=record.vg, name=record.thinpool, size=0).mapper_device
-                yield name, pool
-        case Crypt():
-            yield name, record.source
-        case Drbd():
-            yield name, record.source
-        case Swap():
-            yield name, record.device
-        case Fs() | BtrfsMountedSubvol():
-            yield name, record.device
-            mountpoint = record.mountpoint
-            for other in mounts:
-                other_mp = _mountpoint(other.record)
-                if other is component or other_mp is None:
-                    continue
-                # Nested mounts come after the file systems they are mounted on; a mounted btrfs
-                # subvolume also needs the btrfs file system mounted at the same place.
-                same_place = (
-                    other_mp == mountpoint
-                    and other.type is ComponentType.FS
-                    and component.type is ComponentType.BTRFSMOUNTEDSUBVOL
-                )
-                if _is_below(other_mp, mountpoint) or same_place:
-                    yield name, other.name
-        case Verbatim():
-            if component.type is ComponentType.LOGICALDRIVE and len(record.fields) > 1:
-                slot = record.fields[1].split("|")[0]
-                if f"smartarray:{slot}" in components:
-                    yield name, f"smartarray:{slot}"
 
 
 def _where(source: str, entry: Entry) -> str:

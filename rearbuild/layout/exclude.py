@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from rearbuild.layout.deps import ComponentType, DependencyGraph, build_graph
-from rearbuild.layout.model import BtrfsSubvol, Entry, Item, Layout, LvmDev, LvmGrp
+from rearbuild.layout.deps import DependencyGraph, build_graph
+from rearbuild.layout.model import Entry, Item, Keyword, Layout, LvmDev, LvmGrp
+from rearbuild.layout.spec.registry import spec_of
 
 log = logging.getLogger("rearbuild.layout.exclude")
 
@@ -32,9 +33,6 @@ class ExclusionSettings:
     exclude_recreate: tuple[str, ...] = ()
     # ONLY_INCLUDE_VG=( vg00 ): when not empty, every other volume group is excluded.
     only_include_vg: tuple[str, ...] = ()
-
-
-_USERS = (ComponentType.FS, ComponentType.BTRFSMOUNTEDSUBVOL, ComponentType.SWAP)
 
 
 def _under(path: str, mountpoint: str) -> bool:
@@ -63,25 +61,21 @@ def excluded_components(layout: Layout, settings: ExclusionSettings, graph: Depe
                 exclude_tree(component.name)
 
     for component in graph.components:
-        mountpoint = getattr(component.record, "mountpoint", None)
-        if (
-            component.type.is_mount
-            and isinstance(mountpoint, str)
-            and any(_under(path, mountpoint) for path in settings.autoexclude_path)
-        ):
+        mountpoint = component.mountpoint
+        if mountpoint is not None and any(_under(path, mountpoint) for path in settings.autoexclude_path):
             exclude_tree(component.name)
 
     if settings.autoexclude_multipath:
         for component in graph.components:
-            if component.type is ComponentType.MULTIPATH:
+            if component.type is Keyword.MULTIPATH:
                 exclude_tree(component.name)
 
     if settings.autoexclude_disks:
         for component in graph.components:
-            if component.type not in (ComponentType.DISK, ComponentType.MULTIPATH):
+            if component.type not in (Keyword.DISK, Keyword.MULTIPATH):
                 continue
             used = any(
-                (user := graph.get(name)) is not None and user.type in _USERS and name not in excluded
+                (user := graph.get(name)) is not None and spec_of(user.record).user and name not in excluded
                 for name in graph.dependents(component.name)
             )
             if not used:
@@ -107,11 +101,9 @@ def apply_exclusions(layout: Layout, settings: ExclusionSettings) -> Layout:
     for item in layout.items:
         if isinstance(item, Entry) and not item.excluded:
             name = by_entry.get(id(item))
-            record = item.record
-            if name is not None and name in excluded:
-                item = replace(item, excluded=True)
-            elif isinstance(record, BtrfsSubvol) and f"fs:{record.mountpoint}" in excluded:
-                # The subvolume lists are created with their file system and go with it.
+            # A record that is no component (the btrfs subvolume lists) goes with the one it is created with.
+            owner = name if name is not None else spec_of(item.record).created_with(item.record)
+            if owner is not None and owner in excluded:
                 item = replace(item, excluded=True)
         items.append(item)
     return replace(layout, items=tuple(items))

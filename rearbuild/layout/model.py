@@ -2,7 +2,8 @@
 
 The records carry values already normalised (sizes in bytes where ReaR's units changed between versions,
 flags as enum sets, key=value options as typed fields). Reading and writing the text form is
-`rearbuild.layout.disklayout`; the dependency graph is `rearbuild.layout.deps`.
+`rearbuild.layout.disklayout`, each keyword's line as its record specification (`rearbuild.layout.spec`)
+says; the dependency graph is `rearbuild.layout.deps`.
 
 A disk with a file system directly on it and no partition table (e.g. this project's own build host, whose
 root file system sits on /dev/vda) has no record of its own in ReaR. We describe it the way parted does:
@@ -15,12 +16,16 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
-
-from rearbuild.errors import InternalError
+from typing import ClassVar
 
 
 class Keyword(enum.Enum):
-    """Every keyword ReaR writes into disklayout.conf (study §2.2)."""
+    """Every keyword ReaR writes into disklayout.conf (study §2.2).
+
+    It is also the `<type>` column of ReaR's disktodo.conf: a component's type is the keyword of its record.
+    What a keyword means (its line, group comments, component and edges) is its record specification in
+    `rearbuild.layout.spec.registry`; a record knows its own keyword (`record.keyword`).
+    """
 
     DISK = "disk"
     PART = "part"
@@ -53,14 +58,6 @@ class Keyword(enum.Enum):
             return cls(word)
         except ValueError:
             return None
-
-    @property
-    def is_typed(self) -> bool:
-        """Whether the model parses this record into typed fields (the others are kept verbatim)."""
-        return self not in _VERBATIM_KEYWORDS
-
-
-_VERBATIM_KEYWORDS = frozenset({Keyword.SMARTARRAY, Keyword.LOGICALDRIVE, Keyword.OPALDISK, Keyword.DASD_CHANNEL})
 
 
 class LabelType(enum.Enum):
@@ -185,6 +182,8 @@ class Disk:
     extra key=value words are ignored by it.
     """
 
+    keyword: ClassVar[Keyword] = Keyword.DISK
+
     device: str
     size: int
     label: LabelType
@@ -199,6 +198,8 @@ class Disk:
 class RaidDisk:
     """`raiddisk <devname> <size(bytes)> <partition label type>`: an md device that carries partitions."""
 
+    keyword: ClassVar[Keyword] = Keyword.RAIDDISK
+
     device: str
     size: int
     label: LabelType
@@ -212,6 +213,8 @@ class Part:
     partuuid is None when the field is missing (ReaR before 2025-10) or says `no-partuuid`.
     gpt_type (the partition type GUID) is our key=value extension, ignored by ReaR.
     """
+
+    keyword: ClassVar[Keyword] = Keyword.PART
 
     disk: str
     size: int
@@ -236,6 +239,8 @@ class RaidArray:
     """`raidarray /dev/mdX level= raid-devices= devices=a,b [name=] [metadata=] [uuid=] [layout=] [chunk=]
     [spare-devices=] [size=]`; read also from the `raid` keyword used before ReaR PR #2800."""
 
+    keyword: ClassVar[Keyword] = Keyword.RAIDARRAY
+
     device: str
     level: str
     raid_devices: int
@@ -254,6 +259,8 @@ class RaidArray:
 class Multipath:
     """`multipath <devname> <size(bytes)> <partition label type> <slave1,slave2>`."""
 
+    keyword: ClassVar[Keyword] = Keyword.MULTIPATH
+
     device: str
     size: int
     label: LabelType
@@ -267,6 +274,8 @@ class LvmDev:
     size is kept as ReaR wrote it: `pvdisplay -c` field 3, which is 512-byte sectors in every ReaR version
     we have seen (Example A: 251244544 sectors = the 128639303680-byte /dev/sda2). Nothing recreates from it.
     """
+
+    keyword: ClassVar[Keyword] = Keyword.LVMDEV
 
     vg: str
     device: str
@@ -286,6 +295,8 @@ class LvmGrp:
     recreation runs `vgcreate --physicalextentsize ${extentsize}k`).
     """
 
+    keyword: ClassVar[Keyword] = Keyword.LVMGRP
+
     vg: str
     extent_size_kib: int
     extents: int | None = None
@@ -304,6 +315,8 @@ class LvmVol:
     512-byte sectors (`lvdisplay -c` field 7: 2560 extents of 4 MiB = 20971520 sectors). The reader
     converts that to bytes and records `legacy_extents`; the layout of such a volume is linear.
     """
+
+    keyword: ClassVar[Keyword] = Keyword.LVMVOL
 
     vg: str
     name: str
@@ -342,6 +355,8 @@ class Crypt:
     """`crypt /dev/mapper/<name> <device> [type=] [cipher=] [key_size=] [hash=] [uuid=] [pbkdf=]
     [keyfile=] [password=]`. Old files have no type= (LUKS1 was the only kind)."""
 
+    keyword: ClassVar[Keyword] = Keyword.CRYPT
+
     device: str
     source: str
     type: LuksType | None = None
@@ -358,6 +373,8 @@ class Crypt:
 @dataclass(frozen=True)
 class Drbd:
     """`drbd /dev/drbd<nr> <resource name> <device>`."""
+
+    keyword: ClassVar[Keyword] = Keyword.DRBD
 
     device: str
     resource: str
@@ -383,6 +400,8 @@ class Fs:
     (ext: blocksize, reserved_blocks, max_mounts, check_interval, bytes_per_inode, default_mount_options;
     btrfs: nodesize, sectorsize, features) are None when not written.
     """
+
+    keyword: ClassVar[Keyword] = Keyword.FS
 
     device: str
     mountpoint: str
@@ -412,6 +431,10 @@ class BtrfsSubvol:
     subvol_id: int
     path: str
 
+    @property
+    def keyword(self) -> Keyword:
+        return self.kind.value
+
 
 class BtrfsSubvolKind(enum.Enum):
     DEFAULT = Keyword.BTRFSDEFAULTSUBVOL
@@ -423,6 +446,8 @@ class BtrfsSubvolKind(enum.Enum):
 class BtrfsMountedSubvol:
     """`btrfsmountedsubvol <device> <subvolume_mountpoint> <mount_options> <btrfs_subvolume_path>`."""
 
+    keyword: ClassVar[Keyword] = Keyword.BTRFSMOUNTEDSUBVOL
+
     device: str
     mountpoint: str
     options: str
@@ -433,12 +458,16 @@ class BtrfsMountedSubvol:
 class BtrfsNoCopyOnWrite:
     """`btrfsnocopyonwrite <btrfs_subvolume_path>`."""
 
+    keyword: ClassVar[Keyword] = Keyword.BTRFSNOCOPYONWRITE
+
     path: str
 
 
 @dataclass(frozen=True)
 class Swap:
     """`swap <device> uuid=<uuid> label=<label>`; label "" is `label=`, None is a missing option."""
+
+    keyword: ClassVar[Keyword] = Keyword.SWAP
 
     device: str
     uuid: str | None = None
@@ -479,44 +508,6 @@ Record = (
     | Swap
     | Verbatim
 )
-
-
-def keyword_of(record: Record) -> Keyword | None:
-    """The keyword a record is written with (None for an unknown verbatim keyword)."""
-    match record:
-        case Disk():
-            return Keyword.DISK
-        case RaidDisk():
-            return Keyword.RAIDDISK
-        case Part():
-            return Keyword.PART
-        case RaidArray():
-            return Keyword.RAIDARRAY
-        case Multipath():
-            return Keyword.MULTIPATH
-        case LvmDev():
-            return Keyword.LVMDEV
-        case LvmGrp():
-            return Keyword.LVMGRP
-        case LvmVol():
-            return Keyword.LVMVOL
-        case Crypt():
-            return Keyword.CRYPT
-        case Drbd():
-            return Keyword.DRBD
-        case Fs():
-            return Keyword.FS
-        case BtrfsSubvol():
-            return record.kind.value
-        case BtrfsMountedSubvol():
-            return Keyword.BTRFSMOUNTEDSUBVOL
-        case BtrfsNoCopyOnWrite():
-            return Keyword.BTRFSNOCOPYONWRITE
-        case Swap():
-            return Keyword.SWAP
-        case Verbatim():
-            return record.keyword
-    raise InternalError(f"not a layout record: {record!r}")
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,7 @@ class _Builder:
         for parent in parents:
             found = self.graph.get(parent)
             ends = self.ends.get(parent, set())
-            if found is not None and found.type.is_mount:
+            if found is not None and found.is_mount:
                 mount_parents |= ends
             else:
                 device_parents |= ends

@@ -36,7 +36,7 @@ from rearbuild.layout.model import (
     Verbatim,
 )
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "layout"
+FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "layout"
 OURS = ["gpt_lvm", "raid1_lvm", "luks_lvm", "btrfs_sles", "msdos_logical", "wholedisk"]
 REARS = ["rear_example_a", "rear_example_b", "rear_example_c"]
 

@@ -9,7 +9,7 @@ from rearbuild.layout.disklayout import format_layout, parse_layout, read_layout
 from rearbuild.layout.exclude import ExclusionSettings, apply_exclusions
 from rearbuild.layout.model import Layout
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "layout"
+FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "layout"
 NOTHING = ExclusionSettings(autoexclude_disks=False, autoexclude_multipath=False, autoexclude_path=())
 
 

@@ -11,7 +11,7 @@ from rearbuild.errors import UserError
 from rearbuild.layout.deps import build_graph, creation_order
 from rearbuild.layout.disklayout import parse_layout, read_layout
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "layout"
+FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "layout"
 
 
 def order(name: str) -> list[str]:
