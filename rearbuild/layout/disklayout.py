@@ -31,7 +31,6 @@ from rearbuild.layout.model import (
     FsType,
     Item,
     Keyword,
-    LabelType,
     Layout,
     LuksType,
     LvmDev,
@@ -41,7 +40,6 @@ from rearbuild.layout.model import (
     Note,
     Option,
     Part,
-    PartFlag,
     RaidArray,
     RaidDisk,
     Record,
@@ -50,6 +48,7 @@ from rearbuild.layout.model import (
     Verbatim,
     keyword_of,
 )
+from rearbuild.layout.partitions import LabelType, PartFlag
 
 DEFAULT_NAME = "disklayout.conf"
 

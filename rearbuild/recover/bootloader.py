@@ -8,7 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild.layout.model import Disk, Fs, FsType, Layout, Part, PartFlag
+from rearbuild.layout.model import Disk, Fs, FsType, Layout, Part
+from rearbuild.layout.partitions import PartFlag
 
 
 class Firmware(enum.Enum):

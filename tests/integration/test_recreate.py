@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.collect.layout import capture
-from rearbuild.collect.probe import HostProbe
+from rearbuild.collect.disk.capture import capture
+from rearbuild.collect.disk.probe import HostProbe
 from rearbuild.layout.deps import build_graph, component_of
 from rearbuild.layout.disklayout import format_layout
 from rearbuild.layout.model import BtrfsSubvol, Entry, Layout

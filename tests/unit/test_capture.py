@@ -11,9 +11,9 @@ from typing import TypeVar
 
 import pytest
 
-from rearbuild.collect.layout import capture, capture_all
-from rearbuild.collect.probe import RecordedProbe, slug
-from rearbuild.collect.savelayout import difference, finish, write
+from rearbuild.collect.disk.capture import capture, capture_all
+from rearbuild.collect.disk.probe import RecordedProbe, slug
+from rearbuild.collect.disk.save import difference, finish, write
 from rearbuild.errors import UserError
 from rearbuild.layout.deps import creation_order
 from rearbuild.layout.disklayout import read_layout

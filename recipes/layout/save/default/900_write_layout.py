@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rearbuild.collect.layout import Capture
-from rearbuild.collect.savelayout import write
+from rearbuild.collect.disk.capture import Capture
+from rearbuild.collect.disk.save import write
 from rearbuild.context import Context
 from rearbuild.errors import InternalError
 from rearbuild.layout.model import Layout
