@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import ClassVar
 
+from rearbuild.layout.partitions import LabelType, MsdosPartKind, PartFlag
+
 
 class Keyword(enum.Enum):
     """Every keyword ReaR writes into disklayout.conf (study §2.2).
@@ -58,89 +60,6 @@ class Keyword(enum.Enum):
             return cls(word)
         except ValueError:
             return None
-
-
-class LabelType(enum.Enum):
-    """A disk's partition table type as `parted -s DEV print` names it ("Partition Table:")."""
-
-    MSDOS = "msdos"
-    GPT = "gpt"
-    # ReaR's own name for a GPT with a hybrid MBR (gptsync), layout/save 200_partition_layout.sh.
-    GPT_SYNC_MBR = "gpt_sync_mbr"
-    DASD = "dasd"
-    # parted's name for a whole-device file system without a partition table.
-    LOOP = "loop"
-    # parted prints "unknown" for a disk it finds no label on (e.g. an empty disk or a whole-disk PV).
-    UNKNOWN = "unknown"
-    AIX = "aix"
-    AMIGA = "amiga"
-    ATARI = "atari"
-    BSD = "bsd"
-    DVH = "dvh"
-    MAC = "mac"
-    PC98 = "pc98"
-    SUN = "sun"
-
-    @property
-    def has_partition_table(self) -> bool:
-        return self not in (LabelType.LOOP, LabelType.UNKNOWN)
-
-    @property
-    def is_gpt(self) -> bool:
-        return self in (LabelType.GPT, LabelType.GPT_SYNC_MBR)
-
-
-class PartFlag(enum.Enum):
-    """Partition flags as parted names them (parted(8) `set`; ReaR writes what parted prints)."""
-
-    BOOT = "boot"
-    ROOT = "root"
-    SWAP = "swap"
-    HIDDEN = "hidden"
-    RAID = "raid"
-    LVM = "lvm"
-    LBA = "lba"
-    PALO = "palo"
-    LEGACY_BOOT = "legacy_boot"
-    BIOS_GRUB = "bios_grub"
-    PREP = "prep"
-    ESP = "esp"
-    MSFTDATA = "msftdata"
-    MSFTRES = "msftres"
-    IRST = "irst"
-    DIAG = "diag"
-    HP_SERVICE = "hp-service"
-    ATVRECV = "atvrecv"
-    CHROMEOS_KERNEL = "chromeos_kernel"
-    BLS_BOOT = "bls_boot"
-    LINUX_HOME = "linux-home"
-    NO_AUTOMOUNT = "no_automount"
-
-    @classmethod
-    def parse_list(cls, text: str) -> frozenset[PartFlag]:
-        """Parse ReaR's comma list (`none` for no flag). Raises ValueError naming an unknown flag."""
-        if text == "none":
-            return frozenset()
-        flags: set[PartFlag] = set()
-        for word in text.split(","):
-            try:
-                flags.add(cls(word))
-            except ValueError:
-                raise ValueError(f"unknown partition flag {word!r}") from None
-        return frozenset(flags)
-
-    @classmethod
-    def format_list(cls, flags: frozenset[PartFlag]) -> str:
-        """The comma list in declaration order, so that the text does not depend on set order."""
-        return ",".join(f.value for f in cls if f in flags) or "none"
-
-
-class MsdosPartKind(enum.Enum):
-    """The `type|name` field of a part record on an msdos disk."""
-
-    PRIMARY = "primary"
-    EXTENDED = "extended"
-    LOGICAL = "logical"
 
 
 class FsType(enum.Enum):

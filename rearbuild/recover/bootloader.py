@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rearbuild.errors import UserError
-from rearbuild.layout.model import Disk, Fs, FsType, Layout, Part, PartFlag
+from rearbuild.layout.model import Disk, Fs, FsType, Layout, Part
+from rearbuild.layout.partitions import PartFlag
 from rearbuild.log import notice
 from rearbuild.recover.chroot import chroot_mounts
 from rearbuild.run import run

@@ -32,7 +32,6 @@ from rearbuild.layout.model import (
     Disk,
     Fs,
     FsType,
-    LabelType,
     Layout,
     LuksType,
     LvmDev,
@@ -42,6 +41,7 @@ from rearbuild.layout.model import (
     RaidArray,
     Swap,
 )
+from rearbuild.layout.partitions import LabelType
 from rearbuild.recover import sfdisk
 
 DEFAULT_SECTOR_SIZE = 512
@@ -362,7 +362,7 @@ class _Builder:
             wipe = Step(f"wipe-{slug}", name, StepKind.WIPE, f"Wipe the signatures on {disk.device}",
                         (_cmd("wipefs", "--all", "--force", disk.device),), destroys=(disk.device,))  # fmt: skip
             return [wipe]
-        if disk.label not in (LabelType.GPT, LabelType.GPT_SYNC_MBR, LabelType.MSDOS):
+        if disk.label.sfdisk_label is None:
             self.unsupported.append(f"{name} (a {disk.label.value} partition table)")
             return []
         end = max((p.start + p.size for p in parts), default=0)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.collect.layout import capture_all
-from rearbuild.collect.probe import HostProbe
+from rearbuild.collect.disk.capture import capture_all
+from rearbuild.collect.disk.probe import HostProbe
 from rearbuild.layout.disklayout import read_layout
-from rearbuild.layout.model import Disk, Fs, FsType, LabelType, Part, PartFlag
+from rearbuild.layout.model import Disk, Fs, FsType, Part
+from rearbuild.layout.partitions import LabelType, PartFlag
 from rearbuild.paths import default_share_dir
 from rearbuild.run import run
 from tests.conftest import RearEnv

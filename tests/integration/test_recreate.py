@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.collect.layout import capture
-from rearbuild.collect.probe import HostProbe
+from rearbuild.collect.disk.capture import capture
+from rearbuild.collect.disk.probe import HostProbe
 from rearbuild.layout.deps import build_graph, component_of
 from rearbuild.layout.disklayout import format_layout
 from rearbuild.layout.model import BtrfsSubvol, Entry, Layout
+from rearbuild.layout.partitions import GptType
 from rearbuild.recover.disks import Devices, block_devices, check_targets
 from rearbuild.recover.mapping import map_disks
 from rearbuild.recover.plan import build_plan
@@ -36,10 +37,10 @@ pytestmark = [
 
 MiB = 1024 * 1024
 DISK = 600 * MiB
-ESP = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
-BIOS = "21686148-6449-6E6F-744E-656564454649"
-LINUX = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
-SWAP = "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"
+ESP = GptType.EFI_SYSTEM.guid
+BIOS = GptType.BIOS_BOOT.guid
+LINUX = GptType.LINUX_FILESYSTEM.guid
+SWAP = GptType.LINUX_SWAP.guid
 # Partition: (number, size MiB, type, name). xfs needs 300 MiB at least (mkfs.xfs of xfsprogs 6.x).
 PARTITIONS = [
     (1, 1, BIOS, "bios"),

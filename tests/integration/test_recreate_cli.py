@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.collect.layout import capture
-from rearbuild.collect.probe import RecordedProbe
+from rearbuild.collect.disk.capture import capture
+from rearbuild.collect.disk.probe import RecordedProbe
 from rearbuild.layout.disklayout import format_layout
 from rearbuild.recover.planscript import steps_of
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.collect.layout import capture
-from rearbuild.collect.probe import RecordedProbe
+from rearbuild.collect.disk.capture import capture
+from rearbuild.collect.disk.probe import RecordedProbe
 from rearbuild.layout.model import Crypt, Fs, LvmDev, LvmVol, Part, RaidArray
 from rearbuild.recover.mapping import map_disks
 from rearbuild.recover.plan import build_plan

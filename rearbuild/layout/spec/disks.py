@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rearbuild.layout.model import Disk, Keyword, LabelType, Multipath, Part, PartFlag, RaidDisk
+from rearbuild.layout.model import Disk, Keyword, Multipath, Part, RaidDisk
+from rearbuild.layout.partitions import LabelType, PartFlag
 from rearbuild.layout.spec.base import Edge, Group, Neighbours, RecordSpec
 from rearbuild.layout.spec.fields import (
     FieldError,

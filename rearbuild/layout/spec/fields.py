@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rearbuild.layout.model import LabelType, Option
+from rearbuild.layout.model import Option
+from rearbuild.layout.partitions import LabelType
 
 
 class FieldError(Exception):

@@ -23,18 +23,17 @@ from rearbuild.layout.model import (
     Fs,
     FsType,
     Keyword,
-    LabelType,
     Layout,
     LuksType,
     LvmGrp,
     LvmVol,
     Note,
     Part,
-    PartFlag,
     RaidArray,
     ReservedBlocks,
     Verbatim,
 )
+from rearbuild.layout.partitions import LabelType, PartFlag
 
 FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "layout"
 OURS = ["gpt_lvm", "raid1_lvm", "luks_lvm", "btrfs_sles", "msdos_logical", "wholedisk"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.collect.layout import capture
-from rearbuild.collect.probe import RecordedProbe
+from rearbuild.collect.disk.capture import capture
+from rearbuild.collect.disk.probe import RecordedProbe
 from rearbuild.errors import UserError
 from rearbuild.layout.disklayout import parse_layout
 from rearbuild.layout.model import Layout

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rearbuild.errors import UserError
-from rearbuild.layout.model import LabelType
+from rearbuild.layout.partitions import LabelType
 from rearbuild.recover.plan import Command, Plan, Step, StepKind, TargetDisk
 from rearbuild.recover.planscript import execute, steps_of, write
 

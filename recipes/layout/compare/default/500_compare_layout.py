@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rearbuild.collect.savelayout import difference, short
+from rearbuild.collect.disk.save import difference, short
 from rearbuild.context import Context
 from rearbuild.log import notice
 from rearbuild.state import required

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rearbuild.collect.savelayout import write
+from rearbuild.collect.disk.save import write
 from rearbuild.context import Context
 from rearbuild.log import notice
 from rearbuild.state import required

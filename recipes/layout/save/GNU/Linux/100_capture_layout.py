@@ -4,9 +4,9 @@ raw Capture, for companion files)."""
 
 from __future__ import annotations
 
-from rearbuild.collect.layout import capture_all
-from rearbuild.collect.probe import HostProbe
-from rearbuild.collect.savelayout import finish, header
+from rearbuild.collect.disk.capture import capture_all
+from rearbuild.collect.disk.probe import HostProbe
+from rearbuild.collect.disk.save import finish, header
 from rearbuild.context import Context
 from rearbuild.layout.exclude import ExclusionSettings
 from rearbuild.log import notice

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("rearbuild.collect.blockfacts")
+log = logging.getLogger("rearbuild.collect.disk.blockfacts")
 
 LSBLK_COLUMNS = "NAME,KNAME,PKNAME,TYPE,FSTYPE,SIZE,UUID,LABEL,PARTUUID,MOUNTPOINT,LOG-SEC,RM"
 LSBLK = ("lsblk", "--json", "--list", "--bytes", "--paths", "--output", LSBLK_COLUMNS)

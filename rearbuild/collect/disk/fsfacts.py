@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from rearbuild.layout.model import ReservedBlocks
 
-log = logging.getLogger("rearbuild.collect.fsfacts")
+log = logging.getLogger("rearbuild.collect.disk.fsfacts")
 
 # check_interval is in seconds in tune2fs -l; ReaR writes days (tune2fs(8) -i takes "Nd").
 _DAY_S = 86400

@@ -23,7 +23,7 @@ from typing import Protocol
 from rearbuild.errors import UserError
 from rearbuild.run import CommandError, run
 
-log = logging.getLogger("rearbuild.collect.probe")
+log = logging.getLogger("rearbuild.collect.disk.probe")
 
 INDEX = "index.json"
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("rearbuild.collect.stackfacts")
+log = logging.getLogger("rearbuild.collect.disk.stackfacts")
 
 _LVM_COMMON = ("--reportformat", "json", "--units", "b", "--nosuffix")
 LVM_PVS = ("lvm", "pvs", *_LVM_COMMON, "-o", "pv_name,vg_name,pv_uuid,pv_size")

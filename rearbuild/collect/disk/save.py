@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild.collect.layout import Capture, Unrecreatable
-from rearbuild.collect.probe import Probe
+from rearbuild.collect.disk.capture import Capture
+from rearbuild.collect.disk.filesystems import Unrecreatable
+from rearbuild.collect.disk.probe import Probe
 from rearbuild.errors import UserError
 from rearbuild.layout.deps import build_graph
 from rearbuild.layout.disklayout import format_layout, header_lines, require_supported
