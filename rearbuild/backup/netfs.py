@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild.backup import checksum, directories
+from rearbuild import checksum
+from rearbuild.backup import directories
 from rearbuild.backup.archive import (
     TAR_CHANGED_FILES,
     ArchiveFormat,

@@ -11,7 +11,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from rearbuild.backup import checksum, directories
+from rearbuild import checksum
+from rearbuild.backup import directories
 from rearbuild.backup.archive import KEY_VARIABLE, ArchiveFormat, Compression, Encryption, create_step, extract_step
 from rearbuild.backup.location import BackupUrl, Scheme
 from rearbuild.backup.pipeline import Step, stream
@@ -181,7 +182,7 @@ def test_the_key_never_reaches_a_command_line_or_a_repr() -> None:
 def test_sha256_mismatch_is_detected(tmp_path: Path) -> None:
     archive = tmp_path / "backup.tar.gz"
     archive.write_bytes(b"\x1f\x8b" + bytes(range(256)) * 100)
-    digest = checksum.file_digest(archive)
+    digest = checksum.sha256_file(archive)
     (tmp_path / "backup.tar.gz.sha256").write_text(checksum.format_line(digest, archive.name))
     assert checksum.verify(archive) == digest
     data = bytearray(archive.read_bytes())

@@ -8,7 +8,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from rearbuild.collect.hashcache import sha256_file
+from rearbuild.checksum import sha256_file
 from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import notice

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rearbuild.build.initrd import InitrdResult
-from rearbuild.collect.hashcache import sha256_file
+from rearbuild.checksum import sha256_file
 from rearbuild.context import Context
 from rearbuild.errors import InternalError, UserError
 from rearbuild.log import notice
