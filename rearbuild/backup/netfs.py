@@ -33,7 +33,7 @@ from rearbuild.backup.archive import (
     create_step,
     extract_step,
 )
-from rearbuild.backup.location import BackupUrl, Scheme, reachable
+from rearbuild.backup.location import reachable
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress, human_bytes
 from rearbuild.backup.selection import Selection, layout_mountpoints, select, used_bytes
@@ -45,6 +45,7 @@ from rearbuild.log import notice
 from rearbuild.recover.options import recover_options
 from rearbuild.recover.recreate import stopped
 from rearbuild.run import run
+from rearbuild.url import Reach, Url, Use
 from rearbuild.workflow import Workflow
 
 log = logging.getLogger("rearbuild.backup")
@@ -61,7 +62,7 @@ _TAR_MAGIC_OFFSET = 257  # POSIX ustar header: magic "ustar" at byte 257 (pax ex
 
 @dataclass(frozen=True)
 class NetfsSettings:
-    url: BackupUrl
+    url: Url
     prefix: str
     archive: ArchiveFormat
     tar_options: tuple[str, ...]
@@ -109,7 +110,7 @@ def _crypt_key(ctx: Context, *, ask: bool) -> str:
 def settings(ctx: Context, *, ask_key: bool = False, need_key: bool = True) -> NetfsSettings:
     """The NETFS configuration, checked. ask_key: prompt for a missing key (recovery); need_key: False in
     workflows that only prepare the rescue image."""
-    url = BackupUrl.parse(ctx.text("BACKUP_URL"))
+    url = Url.parse(ctx.text("BACKUP_URL"), Use.BACKUP)
     program = ctx.text("BACKUP_PROG").strip()
     if os.path.basename(program) != "tar":
         raise UserError(f"BACKUP_PROG={program!r}: rearbuild's NETFS supports only tar", hint="remove the setting")
@@ -155,8 +156,7 @@ def check_workflow(ctx: Context, s: NetfsSettings) -> None:
 
 def required_programs(s: NetfsSettings) -> tuple[str, ...]:
     """What the backup and the restore run, so what the host and the rescue image need."""
-    extra = ("mount", "umount", "blkid") if s.url.scheme.mounts_device else ()
-    return (*s.archive.programs, *extra)
+    return (*s.archive.programs, *s.url.scheme.programs)
 
 
 # ---- backup -----------------------------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def _same_fs(path: Path, mountpoints: tuple[str, ...]) -> str | None:
 
 def selection(ctx: Context, s: NetfsSettings, layout: Layout | None) -> Selection:
     extra = [str(ctx.build_dir)] if ctx.build_dir else []
-    if s.url.scheme is Scheme.FILE:
+    if s.url.scheme.reach is Reach.LOCAL:
         extra.append(str(s.url.path))
     chosen = select(
         layout,
@@ -281,7 +281,7 @@ def make_backup(ctx: Context) -> Path:
     chosen = selection(ctx, s, layout)
     entries = _directory_record(layout, chosen)
     directories.write(entries, ctx.paths.recovery_dir / directories.FILE_NAME)
-    if s.url.scheme is Scheme.FILE and layout is not None:
+    if s.url.scheme.reach is Reach.LOCAL and layout is not None:
         mountpoint = _same_fs(Path(s.url.path), layout_mountpoints(layout)[0])
         if mountpoint is not None:
             log.warning(
@@ -290,7 +290,7 @@ def make_backup(ctx: Context) -> Path:
                 s.url.text,
                 mountpoint,
             )
-    if s.url.scheme is Scheme.ISO:
+    if s.url.scheme.in_rescue_image:
         directory = ctx.tmp_dir / "iso-backup" / s.url.archive_dir(Path("."), s.prefix)
         archive = write_archive(ctx, s, directory, chosen)
         _write_companions(directory, entries, chosen)
@@ -340,7 +340,7 @@ def _find_archive(directory: Path, s: NetfsSettings) -> Path:
         hint=(
             f"found {', '.join(others)}: check BACKUP_PROG_COMPRESS" if others else "check BACKUP_URL and NETFS_PREFIX"
         )
-        + (", and mount the file system holding it" if s.url.scheme is Scheme.FILE else ""),
+        + (", and mount the file system holding it" if s.url.scheme.reach is Reach.LOCAL else ""),
     )
 
 
