@@ -13,13 +13,15 @@ from rearbuild import recipe as recipes
 from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import notice, timed
+from rearbuild.url import Scheme
 from rearbuild.workflow import Stage, Workflow
 
 log = logging.getLogger("rearbuild.engine")
 
 
 def plan(workflow: Workflow, ctx: Context) -> list[tuple[Stage, list[recipes.Recipe]]]:
-    backup_in_iso = ctx.text("BACKUP_URL").startswith("iso:") and ctx.text("OUTPUT") == "ISO"
+    scheme = Scheme.of(ctx.text("BACKUP_URL"))
+    backup_in_iso = scheme is not None and scheme.in_rescue_image and ctx.text("OUTPUT") == "ISO"
     return [(stage, recipes.discover(stage.name, ctx)) for stage in workflow.stages(backup_in_iso=backup_in_iso)]
 
 

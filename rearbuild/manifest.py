@@ -310,7 +310,7 @@ def sources(manifest: Manifest, bundle: Path | None) -> dict[str, Path]:
 
 def verify_bundle(manifest: Manifest, bundle: Path) -> None:
     """Hash every object of a bundle: a tampered or damaged file is an error naming it."""
-    from rearbuild.collect.hashcache import sha256_file
+    from rearbuild.checksum import sha256_file
 
     for record in manifest.files:
         if record.kind is EntryKind.FILE and record.sha256 is not None:

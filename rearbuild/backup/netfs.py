@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild.backup import checksum, directories
+from rearbuild import checksum
+from rearbuild.backup import directories
 from rearbuild.backup.archive import (
     TAR_CHANGED_FILES,
     ArchiveFormat,
@@ -33,7 +34,7 @@ from rearbuild.backup.archive import (
     create_step,
     extract_step,
 )
-from rearbuild.backup.location import BackupUrl, Scheme, reachable
+from rearbuild.backup.location import reachable
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress, human_bytes
 from rearbuild.backup.selection import Selection, layout_mountpoints, select, used_bytes
@@ -44,6 +45,7 @@ from rearbuild.layout.model import Layout
 from rearbuild.log import notice
 from rearbuild.recover.options import RecoverOptions
 from rearbuild.run import run
+from rearbuild.url import Reach, Url, Use
 
 log = logging.getLogger("rearbuild.backup")
 
@@ -53,7 +55,7 @@ _TAR_MAGIC_OFFSET = 257  # POSIX ustar header: magic "ustar" at byte 257 (pax ex
 
 @dataclass(frozen=True)
 class NetfsSettings:
-    url: BackupUrl
+    url: Url
     prefix: str
     archive: ArchiveFormat
     tar_options: tuple[str, ...]
@@ -123,7 +125,7 @@ def _compression(config: Config) -> tuple[Compression, str]:
 
 def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: bool = False) -> NetfsSettings:
     """The NETFS configuration, checked. typed_key: a key the operator typed earlier in this run."""
-    url = BackupUrl.parse(config.text("BACKUP_URL"))
+    url = Url.parse(config.text("BACKUP_URL"), Use.BACKUP)
     program = config.text("BACKUP_PROG").strip()
     if os.path.basename(program) != "tar":
         raise UserError(f"BACKUP_PROG={program!r}: rearbuild's NETFS supports only tar", hint="remove the setting")
@@ -173,8 +175,7 @@ def check_destination(s: NetfsSettings, *, backing_up: bool, builds_iso: bool) -
 
 def required_programs(s: NetfsSettings) -> tuple[str, ...]:
     """What the backup and the restore run, so what the host and the rescue image need."""
-    extra = ("mount", "umount", "blkid") if s.url.scheme.mounts_device else ()
-    return (*s.archive.programs, *extra)
+    return (*s.archive.programs, *s.url.scheme.programs)
 
 
 def missing_programs(programs: tuple[str, ...]) -> tuple[str, ...]:
@@ -207,7 +208,7 @@ def _same_fs(path: Path, mountpoints: tuple[str, ...]) -> str | None:
 
 def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Selection:
     extra = list(places.never_backed_up)
-    if s.url.scheme is Scheme.FILE:
+    if s.url.scheme.reach is Reach.LOCAL:
         extra.append(str(s.url.path))
     chosen = select(
         layout,
@@ -306,7 +307,7 @@ def make_backup(s: NetfsSettings, places: Places, layout: Layout | None) -> Back
     chosen = selection(s, places, layout)
     entries = _directory_record(layout, chosen)
     directories.write(entries, places.recovery_dir / directories.FILE_NAME)
-    if s.url.scheme is Scheme.FILE and layout is not None:
+    if s.url.scheme.reach is Reach.LOCAL and layout is not None:
         mountpoint = _same_fs(Path(s.url.path), layout_mountpoints(layout)[0])
         if mountpoint is not None:
             log.warning(
@@ -315,7 +316,7 @@ def make_backup(s: NetfsSettings, places: Places, layout: Layout | None) -> Back
                 s.url.text,
                 mountpoint,
             )
-    if s.url.scheme is Scheme.ISO:
+    if s.url.scheme.in_rescue_image:
         directory = places.work_dir / "iso-backup" / s.url.archive_dir(Path("."), s.prefix)
         archive = write_archive(s, places, directory, chosen)
         _write_companions(directory, entries, chosen)
@@ -361,7 +362,7 @@ def _find_archive(directory: Path, s: NetfsSettings) -> Path:
         hint=(
             f"found {', '.join(others)}: check BACKUP_PROG_COMPRESS" if others else "check BACKUP_URL and NETFS_PREFIX"
         )
-        + (", and mount the file system holding it" if s.url.scheme is Scheme.FILE else ""),
+        + (", and mount the file system holding it" if s.url.scheme.reach is Reach.LOCAL else ""),
     )
 
 

@@ -3,20 +3,11 @@ reads no file twice: the manifest needs every file's hash, and a kernel's module
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+from rearbuild.checksum import sha256_file
 
 
 class HashCache:

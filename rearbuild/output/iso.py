@@ -27,7 +27,7 @@ import pycdlib
 import pycdlib.isohybrid
 from pycdlib.pycdlibexception import PyCdlibException
 
-from rearbuild.collect.hashcache import sha256_file
+from rearbuild.checksum import sha256_file
 from rearbuild.errors import InternalError, UserError
 from rearbuild.output.pinned import derive_u32, pinned_pycdlib
 

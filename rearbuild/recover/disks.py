@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from rearbuild.errors import UserError
 from rearbuild.layout.model import Disk, Layout
 from rearbuild.recover.plan import Plan, TargetDisk
 from rearbuild.run import CommandError, run
+from rearbuild.url import Reach, Url, Use
 
 log = logging.getLogger("rearbuild.recover.disks")
 
@@ -122,12 +122,23 @@ def protected_disks(devices: Devices, *, iso_volid: str, backup_url: str, cmdlin
         _key, _, value = word.partition("=")
         if value.startswith("/dev/"):
             protect(value, f"the kernel command line names {value}")
-    url = urlparse(backup_url)
-    if url.scheme in ("usb", "file") and url.path:
-        source = url.path if url.path.startswith("/dev/") else _mount_source(url.path)
+    url = _backup_url(backup_url)
+    # the backup is on a disk of this machine: a directory's file system or a USB disk
+    if url is not None and url.scheme.reach in (Reach.LOCAL, Reach.DEVICE):
+        path = str(url.path)
+        source = path if path.startswith("/dev/") else _mount_source(path)
         if source is not None and source.startswith("/dev/"):
             protect(source, f"it holds the backup ({backup_url})")
     return found
+
+
+def _backup_url(text: str) -> Url | None:
+    """BACKUP_URL when it names a place rearbuild reaches; None for any other (another BACKUP method's URL, a
+    scheme not implemented yet), which protects nothing."""
+    try:
+        return Url.parse(text, Use.BACKUP)
+    except UserError:
+        return None
 
 
 def _mount_source(path: str) -> str | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.collect.hashcache import sha256_file
+from rearbuild.checksum import sha256_file
 from rearbuild.errors import UserError
 from rearbuild.manifest import EntryKind, FileRecord, Manifest, bundle_files, merge, sources, verify_bundle
 

@@ -1,4 +1,4 @@
-"""BACKUP=NETFS pieces without a backup: BACKUP_URL, what tar is asked to archive for a layout, compression and
+"""BACKUP=NETFS pieces without a backup: what tar is asked to archive for a layout, compression and
 encryption argv (no key on any command line), checksum files, the streaming pipeline, the directory record."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ import io
 import os
 import stat
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 
-from rearbuild.backup import checksum, directories
+from rearbuild import checksum
+from rearbuild.backup import directories
 from rearbuild.backup.archive import KEY_VARIABLE, ArchiveFormat, Compression, Encryption, create_step, extract_step
-from rearbuild.backup.location import BackupUrl, Scheme
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress
 from rearbuild.backup.selection import select
@@ -22,53 +22,6 @@ from rearbuild.layout.disklayout import parse_layout, read_layout
 from rearbuild.run import CommandError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "layout"
-
-
-# ---- BACKUP_URL -------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "scheme", "path"),
-    [
-        ("file:///srv/backup", Scheme.FILE, "/srv/backup"),
-        ("usb:///dev/disk/by-label/REAR-000", Scheme.USB, "/dev/disk/by-label/REAR-000"),
-        ("iso:///backup", Scheme.ISO, "/backup"),
-        ("file:///srv/my%20backups/", Scheme.FILE, "/srv/my backups"),
-    ],
-)
-def test_backup_url_schemes(url: str, scheme: Scheme, path: str) -> None:
-    parsed = BackupUrl.parse(url)
-    assert parsed.scheme is scheme and parsed.path == PurePosixPath(path)
-
-
-@pytest.mark.parametrize("scheme", ["nfs", "cifs", "sshfs", "tape", "ftpfs"])
-def test_rear_schemes_not_implemented_are_refused_by_name(scheme: str) -> None:
-    with pytest.raises(UserError) as err:
-        BackupUrl.parse(f"{scheme}://server/export")
-    assert "BACKUP_URL" in err.value.message and "not supported yet" in err.value.message
-    assert scheme in err.value.message
-
-
-@pytest.mark.parametrize(
-    ("url", "words"),
-    [
-        ("", "needs BACKUP_URL"),
-        ("/backup", "no scheme"),
-        ("file://server/backup", "no host part"),
-        ("file:///", "absolute directory other than /"),
-        ("gopher:///x", "unknown scheme"),
-    ],
-)
-def test_bad_backup_urls(url: str, words: str) -> None:
-    with pytest.raises(UserError, match=words):
-        BackupUrl.parse(url)
-
-
-def test_where_each_scheme_keeps_the_archive() -> None:
-    root = Path("/build/outputfs")
-    assert BackupUrl.parse("file:///srv/b").archive_dir(Path("/srv/b"), "host1") == Path("/srv/b/host1")
-    assert BackupUrl.parse("usb:///dev/sdb1").archive_dir(root, "host1") == root / "rear/host1"
-    assert BackupUrl.parse("iso:///backup").archive_dir(root, "host1") == root / "backup"
 
 
 # ---- what is archived -------------------------------------------------------------------------------------------
@@ -181,7 +134,7 @@ def test_the_key_never_reaches_a_command_line_or_a_repr() -> None:
 def test_sha256_mismatch_is_detected(tmp_path: Path) -> None:
     archive = tmp_path / "backup.tar.gz"
     archive.write_bytes(b"\x1f\x8b" + bytes(range(256)) * 100)
-    digest = checksum.file_digest(archive)
+    digest = checksum.sha256_file(archive)
     (tmp_path / "backup.tar.gz.sha256").write_text(checksum.format_line(digest, archive.name))
     assert checksum.verify(archive) == digest
     data = bytearray(archive.read_bytes())

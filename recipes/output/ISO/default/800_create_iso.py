@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rearbuild.collect.hashcache import sha256_file
+from rearbuild.checksum import sha256_file
 from rearbuild.context import Context
 from rearbuild.log import notice
 from rearbuild.output.bootloader import EfiLoader

@@ -1,0 +1,69 @@
+"""Publishing results: OUTPUT_URL (or a file:// BACKUP_URL), the copies, the .sha256 beside each, the log."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import pytest
+
+from rearbuild.errors import UserError
+from rearbuild.output.publish import destination, publish
+
+
+def _result(tmp_path: Path, name: str = "rescue.iso", data: bytes = b"an image") -> Path:
+    built = tmp_path / "build"
+    built.mkdir(exist_ok=True)
+    path = built / name
+    path.write_bytes(data)
+    return path
+
+
+def test_destination() -> None:
+    assert destination("file:///srv/out", "", "host1") == Path("/srv/out/host1")
+    assert destination("", "file:///srv/backup", "host1") == Path("/srv/backup/host1")
+    assert destination("file:///srv/out", "file:///srv/backup", "") == Path("/srv/out")
+    assert destination("", "usb:///dev/sdb1", "host1") is None  # not writable as OUTPUT_URL: not inherited
+    assert destination("", "", "host1") is None
+    assert destination("null://", "file:///srv/backup", "host1") is None
+
+
+def test_publish_copies_with_sha256_and_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # handlers other tests left on the logger (on streams pytest has closed) are not this run's log
+    monkeypatch.setattr(logging.getLogger("rearbuild"), "handlers", [])
+    iso = _result(tmp_path)
+    extra = _result(tmp_path, "notes.txt", b"notes")
+    log_file = tmp_path / "rearbuild.log"
+    log_file.write_text("the log\n")
+    out = tmp_path / "out"
+    known = {iso: "0" * 64}  # a digest computed while writing is trusted, not recomputed
+    published = publish(
+        [iso, extra], output_url=f"file://{out}", backup_url="", prefix="host1", known=known, log_file=log_file
+    )
+    assert published == [out / "host1/rescue.iso", out / "host1/notes.txt"]
+    assert (out / "host1/rescue.iso").read_bytes() == b"an image"
+    assert (out / "host1/rescue.iso.sha256").read_text() == f"{'0' * 64}  rescue.iso\n"
+    assert (out / "host1/notes.txt.sha256").read_text() == f"{hashlib.sha256(b'notes').hexdigest()}  notes.txt\n"
+    assert (out / "host1/rearbuild.log").read_text() == "the log\n"
+    assert not list(out.rglob("*.part"))
+
+
+def test_without_a_destination_the_results_stay_with_their_sha256(tmp_path: Path) -> None:
+    iso = _result(tmp_path)
+    assert publish([iso], output_url="", backup_url="", prefix="", known={}, log_file=None) == [iso]
+    assert iso.with_name("rescue.iso.sha256").read_text() == f"{hashlib.sha256(b'an image').hexdigest()}  rescue.iso\n"
+
+
+def test_nothing_to_publish_checks_no_url(tmp_path: Path) -> None:
+    assert publish([], output_url="nfs://server/x", backup_url="", prefix="", known={}, log_file=None) == []
+
+
+def test_missing_result_and_unwritable_destination(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        publish([tmp_path / "none.iso"], output_url="", backup_url="", prefix="", known={}, log_file=None)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(UserError, match="cannot create"):
+        publish([_result(tmp_path)], output_url=f"file://{blocker}", backup_url="", prefix="p", known={},
+                log_file=None)
