@@ -1,5 +1,6 @@
 """`pip install <checkout>` gives a working command outside the checkout: the shipped configuration, recipes,
-skeleton and templates are inside the installed package (not read from the source tree)."""
+skeleton and templates are inside the installed package (not read from the source tree), and it builds a rescue
+image."""
 
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ REPO = Path(__file__).resolve().parents[2]
 def test_installed_package_works_outside_the_checkout(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-    # --no-deps: dump and -s import neither jinja2 nor pycdlib (the build backend still comes from PyPI)
-    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--no-deps", str(REPO)],
+    # a real install: the wheel and its dependencies (jinja2, pycdlib) from the package index
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", str(REPO)],
                    check=True, capture_output=True, cwd=tmp_path)  # fmt: skip
     etc = tmp_path / "etc"
     etc.mkdir()
-    (etc / "local.conf").write_text("OUTPUT=ISO\nBACKUP=NETFS\nBACKUP_URL=file:///srv/backup\n")
+    out = tmp_path / "out"
+    (etc / "local.conf").write_text(f"OUTPUT=ISO\nOUTPUT_URL=file://{out}\nBACKUP=NETFS\nBACKUP_URL=file:///srv/backup\n")
     base = [str(venv / "bin/rearbuild"), "-c", str(etc), "--var-dir", str(tmp_path / "var"),
-            "--log-dir", str(tmp_path / "log")]  # fmt: skip
+            "--log-dir", str(tmp_path / "log"), "--tmpdir", str(tmp_path / "tmp")]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("REARBUILD_")}
     dump = subprocess.run([*base, "dump"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert dump.returncode == 0, dump.stderr
@@ -38,3 +40,12 @@ def test_installed_package_works_outside_the_checkout(tmp_path: Path) -> None:
     site = next(venv.glob("lib/python3*/site-packages/rearbuild"))
     assert (site / "share/skel/default/init").stat().st_mode & 0o111
     assert (site / "share/images/iso/isolinux.cfg.j2").is_file() and (site / "share/conf/default.conf").is_file()
+    # and it builds the rescue image of this machine, with the templates and skeleton of the installed package
+    image = subprocess.run([*base, "image"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
+    assert image.returncode == 0, image.stderr[-3000:]
+    isos = list(out.glob("*/rear-*.iso"))
+    assert len(isos) == 1, sorted(out.rglob("*"))
+    listing = subprocess.run(["xorriso", "-indev", str(isos[0]), "-find", "/", "-type", "f"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "'/isolinux/isolinux.cfg'" in listing and "'/isolinux/initrd.cgz'" in listing
+    assert "'/boot/grub/grub.cfg'" in listing  # rendered from share/images/iso of the installed package
