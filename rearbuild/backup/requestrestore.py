@@ -13,12 +13,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from rearbuild.config.model import truth
 from rearbuild.errors import UserError
 from rearbuild.log import notice
 from rearbuild.recover.options import RecoverOptions
 
-_CONTINUE = ("", "y", "yes", "done", "exit", "continue")
-_ABORT = ("q", "quit", "abort", "n", "no")
+# Besides ReaR's yes- and no-words (config.model.truth): ENTER or `exit` (leaving ReaR's rear> shell) go on.
+_CONTINUE = ("", "done", "exit", "continue")
+_ABORT = ("q", "quit", "abort")
 
 
 def instructions(target: Path) -> str:
@@ -68,9 +70,9 @@ def request_restore(options: RecoverOptions, *, interactive: bool, read_line: Ca
         if answer == "":  # end of input: nobody is there to answer
             raise UserError(f"no answer: the restore into {target} was not confirmed")
         word = answer.strip().lower()
-        if word in _ABORT:
+        if word in _ABORT or truth(word) is False:
             raise UserError(f"recovery aborted by the operator before the restore into {target}")
-        if word in _CONTINUE:
+        if word in _CONTINUE or truth(word) is True:
             if not any(os.scandir(target)):
                 notice("%s is still empty; restore into it first (or type 'abort')", target)
                 continue
