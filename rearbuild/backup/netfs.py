@@ -27,15 +27,17 @@ from rearbuild.backup import checksum, directories
 from rearbuild.backup.archive import (
     TAR_CHANGED_FILES,
     ArchiveFormat,
-    Compression,
     Encryption,
+    compression_from_tar_options,
     create_step,
     extract_step,
+    parse_compression,
 )
 from rearbuild.backup.location import BackupUrl, Scheme, reachable
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress, human_bytes
 from rearbuild.backup.selection import Selection, layout_mountpoints, select, used_bytes
+from rearbuild.compression import Codec
 from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.layout.disklayout import read_layout
@@ -74,12 +76,12 @@ def _mountpoint(ctx: Context, s: NetfsSettings) -> Path:
     return ctx.tmp_dir.parent / "outputfs"
 
 
-def _compression(ctx: Context) -> tuple[Compression, str]:
+def _compression(ctx: Context) -> tuple[Codec, str]:
     word = ctx.text("BACKUP_PROG_COMPRESS").strip()
     if word:
-        chosen = Compression.parse(word)
+        chosen = parse_compression(word)
         return chosen, chosen.suffix
-    return Compression.from_tar_options(ctx.items("BACKUP_PROG_COMPRESS_OPTIONS")), ctx.text(
+    return compression_from_tar_options(ctx.items("BACKUP_PROG_COMPRESS_OPTIONS")), ctx.text(
         "BACKUP_PROG_COMPRESS_SUFFIX"
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rearbuild.build.cpio import Entry
 from rearbuild.build.generated import generated_entries
 from rearbuild.build.rootfs import BASE_DIRS, BASE_NODES, Rootfs, manifest_entries, skel_entries
-from rearbuild.collect.kmod import KernelModules
+from rearbuild.collect.kmod.image import KernelModules
 from rearbuild.context import Context
 from rearbuild.errors import InternalError
 from rearbuild.layers import skel_layers

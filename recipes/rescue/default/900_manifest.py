@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rearbuild import __version__
 from rearbuild.collect.kernel import KernelImage
-from rearbuild.collect.kmod import KernelModules
+from rearbuild.collect.kmod.image import KernelModules
 from rearbuild.collect.records import maker_for
 from rearbuild.context import Context
 from rearbuild.errors import InternalError

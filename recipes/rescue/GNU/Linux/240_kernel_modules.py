@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from rearbuild.collect.kernel import KernelImage
-from rearbuild.collect.kmod import collect_kernel_modules
+from rearbuild.collect.kmod.image import collect_kernel_modules
 from rearbuild.collect.records import maker_for
 from rearbuild.context import Context
 from rearbuild.errors import InternalError

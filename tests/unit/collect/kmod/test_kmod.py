@@ -10,19 +10,11 @@ from pathlib import Path
 import pytest
 
 from rearbuild.collect.kernel import KernelImage, bzimage_version, find_kernel, kernel_version
-from rearbuild.collect.kmod import (
-    FirmwareMode,
-    ModuleClass,
-    ModuleIndex,
-    ReasonKind,
-    collect_firmware,
-    load_order,
-    loaded_modules,
-    module_firmware,
-    module_name,
-    read_modinfo,
-    select_modules,
-)
+from rearbuild.collect.kmod.firmware import FirmwareMode, collect_firmware, module_firmware
+from rearbuild.collect.kmod.index import ModuleIndex, load_order
+from rearbuild.collect.kmod.modinfo import read_modinfo
+from rearbuild.collect.kmod.names import module_name
+from rearbuild.collect.kmod.selection import ModuleClass, ReasonKind, loaded_modules, select_modules
 from rearbuild.errors import UserError
 
 KVER = "6.1.0-test"
