@@ -14,7 +14,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
-import shutil
 import struct
 from collections.abc import Sequence
 from enum import Enum
@@ -46,30 +45,22 @@ _LZ4_LEGACY_MAGIC = struct.pack("<I", 0x184C2102)
 
 
 class Codec(Enum):
-    """One compression format; the value is its name as ReaR's variables spell it."""
+    """One compression format: (its name as ReaR's variables spell it, file-name suffix, magic, Debian package)."""
 
-    NONE = "none"
-    GZIP = "gzip"
-    BZIP2 = "bzip2"
-    XZ = "xz"
-    LZMA = "lzma"  # legacy .lzma streams: read only (old initramfs files); rearbuild writes xz instead
-    ZSTD = "zstd"
-    LZ4 = "lz4"
+    NONE = ("none", "", b"", "coreutils")
+    GZIP = ("gzip", ".gz", _GZIP_MAGIC, "gzip")
+    BZIP2 = ("bzip2", ".bz2", _BZIP2_MAGIC, "bzip2")
+    XZ = ("xz", ".xz", _XZ_MAGIC, "xz-utils")
+    # legacy .lzma streams: read only (old initramfs files); rearbuild writes xz instead
+    LZMA = ("lzma", ".lzma", _LZMA_MAGIC, "xz-utils")
+    ZSTD = ("zstd", ".zst", _ZSTD_MAGIC, "zstd")
+    LZ4 = ("lz4", ".lz4", _LZ4_LEGACY_MAGIC, "lz4")
 
-    @property
-    def suffix(self) -> str:
-        """The file-name suffix ('' for NONE)."""
-        return _SUFFIXES[self]
-
-    @property
-    def magic(self) -> bytes:
-        """The first bytes of a stream (b'' for NONE)."""
-        return _MAGICS[self]
-
-    @property
-    def package(self) -> str:
-        """The Debian package that provides the program, for error hints."""
-        return _PACKAGES[self]
+    def __init__(self, word: str, suffix: str, magic: bytes, package: str) -> None:
+        self.word = word  # the name; the suffix ('' for NONE); the first bytes of a stream (b'' for NONE)
+        self.suffix = suffix
+        self.magic = magic
+        self.package = package  # the Debian package that provides the program, for error hints
 
     @property
     def program(self) -> str | None:
@@ -78,7 +69,7 @@ class Codec(Enum):
             return None
         if self is Codec.LZMA:
             return "xz"
-        return str(self.value)
+        return self.word
 
     @classmethod
     def sniff(cls, data: bytes) -> Codec | None:
@@ -117,7 +108,7 @@ class Codec(Enum):
     def _require_program(self) -> str:
         program = self.program
         if program is None:
-            raise InternalError(f"{self.value} runs no program")
+            raise InternalError(f"{self.word} runs no program")
         return program
 
     def pipe_compress_argv(self) -> tuple[str, ...]:
@@ -173,38 +164,5 @@ class Codec(Enum):
     def decompress_files_argv(self, out_dir: Path, files: Sequence[Path]) -> tuple[str, ...]:
         """Decompress files into out_dir (same names without the suffix) with one process."""
         if self is not Codec.ZSTD:
-            raise InternalError(f"{self.value} files are decompressed in Python")
+            raise InternalError(f"{self.word} files are decompressed in Python")
         return ("zstd", "-d", "-q", "-f", "--output-dir-flat", str(out_dir), *map(str, files))
-
-    def available(self, program: str | None = None) -> bool:
-        program = program or self.program
-        return program is None or shutil.which(program) is not None
-
-
-_SUFFIXES = {
-    Codec.NONE: "",
-    Codec.GZIP: ".gz",
-    Codec.BZIP2: ".bz2",
-    Codec.XZ: ".xz",
-    Codec.LZMA: ".lzma",
-    Codec.ZSTD: ".zst",
-    Codec.LZ4: ".lz4",
-}
-_MAGICS = {
-    Codec.NONE: b"",
-    Codec.GZIP: _GZIP_MAGIC,
-    Codec.BZIP2: _BZIP2_MAGIC,
-    Codec.XZ: _XZ_MAGIC,
-    Codec.LZMA: _LZMA_MAGIC,
-    Codec.ZSTD: _ZSTD_MAGIC,
-    Codec.LZ4: _LZ4_LEGACY_MAGIC,
-}
-_PACKAGES = {
-    Codec.NONE: "coreutils",
-    Codec.GZIP: "gzip",
-    Codec.BZIP2: "bzip2",
-    Codec.XZ: "xz-utils",
-    Codec.LZMA: "xz-utils",
-    Codec.ZSTD: "zstd",
-    Codec.LZ4: "lz4",
-}

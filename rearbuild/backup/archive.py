@@ -29,7 +29,7 @@ def parse_compression(word: str) -> Codec:
     """rearbuild's BACKUP_PROG_COMPRESS word as a codec."""
     text = word.strip().lower()
     for codec in BACKUP_CODECS:
-        if codec.value == text:
+        if codec.word == text:
             return codec
     raise UserError(
         f"BACKUP_PROG_COMPRESS={word!r} is not a compression rearbuild knows",

@@ -31,9 +31,9 @@ _INITRAMFS_CODECS = (Codec.GZIP, Codec.XZ, Codec.LZMA, Codec.ZSTD)
 
 
 def _decompress(data: bytes, where: str) -> bytes:
-    for codec in _INITRAMFS_CODECS:
-        if data.startswith(codec.magic):
-            return codec.decode_first_stream(data)
+    codec = Codec.sniff(data)
+    if codec in _INITRAMFS_CODECS:
+        return codec.decode_first_stream(data)
     raise UserError(f"{where}: unknown initramfs compression (first bytes {data[:6].hex()})")
 
 
@@ -83,12 +83,13 @@ class RebuildChoice(Enum):
 
     @classmethod
     def parse(cls, text: str) -> RebuildChoice:
-        word = text.strip().lower()
-        if word in ("n", "no", "false", "0"):
-            return cls.NO
-        if word in ("y", "yes", "true", "1"):
-            return cls.YES
-        return cls.AUTO
+        return _CHOICE_WORDS.get(text.strip().lower(), cls.AUTO)
+
+
+_CHOICE_WORDS = {
+    **dict.fromkeys(("y", "yes", "true", "1"), RebuildChoice.YES),
+    **dict.fromkeys(("n", "no", "false", "0"), RebuildChoice.NO),
+}
 
 
 @dataclass(frozen=True)

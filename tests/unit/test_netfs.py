@@ -11,16 +11,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from rearbuild.backup import archive as backup_archive
 from rearbuild.backup import checksum, directories
-from rearbuild.backup.archive import (
-    KEY_VARIABLE,
-    ArchiveFormat,
-    Encryption,
-    compression_from_tar_options,
-    create_step,
-    extract_step,
-    parse_compression,
-)
+from rearbuild.backup.archive import KEY_VARIABLE, ArchiveFormat, Encryption, create_step, extract_step
 from rearbuild.backup.location import BackupUrl, Scheme
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress
@@ -151,14 +144,14 @@ def test_tar_argv_keeps_what_recovery_needs() -> None:
 
 
 def test_compression_from_rear_variables_and_the_rearbuild_word() -> None:
-    assert compression_from_tar_options(("--gzip",)) is Codec.GZIP
-    assert compression_from_tar_options(()) is Codec.NONE
-    assert compression_from_tar_options(("--zstd",)) is Codec.ZSTD
-    assert parse_compression("ZSTD").suffix == ".zst"
+    assert backup_archive.compression_from_tar_options(("--gzip",)) is Codec.GZIP
+    assert backup_archive.compression_from_tar_options(()) is Codec.NONE
+    assert backup_archive.compression_from_tar_options(("--zstd",)) is Codec.ZSTD
+    assert backup_archive.parse_compression("ZSTD").suffix == ".zst"
     with pytest.raises(UserError, match="BACKUP_PROG_COMPRESS_OPTIONS"):
-        compression_from_tar_options(("--lzop",))
+        backup_archive.compression_from_tar_options(("--lzop",))
     with pytest.raises(UserError, match="gzip, zstd"):
-        parse_compression("rar")
+        backup_archive.parse_compression("rar")
 
 
 def test_archive_names_and_steps() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from rearbuild.collect.kernel import modules_tree
@@ -164,17 +164,10 @@ class ModuleIndex:
                 globbed.append((number, alias, target_name))
 
         index = cls(
-            version=version,
-            directory=moddir,
-            paths=paths,
-            deps=deps,
-            builtin=builtin,
-            order=order,
-            softdeps=tuple(softdeps),
-            config_aliases=tuple(config_aliases),
-            exact_aliases={k: tuple(v) for k, v in exact.items()},
-            glob_aliases=tuple(globbed),
-        )
+            version=version, directory=moddir, paths=paths, deps=deps, builtin=builtin, order=order,
+            softdeps=tuple(softdeps), config_aliases=tuple(config_aliases),
+            exact_aliases={k: tuple(v) for k, v in exact.items()}, glob_aliases=tuple(globbed),
+        )  # fmt: skip
         if not (moddir / "modules.softdep").is_file():
             index = index._with_modinfo_softdeps()
         return index
@@ -188,19 +181,8 @@ class ModuleIndex:
                 softdep = SoftDep.parse([name, *value.split()])
                 if softdep is not None and (softdep.pre or softdep.post):
                     extra.append(softdep)
-        return ModuleIndex(
-            version=self.version,
-            directory=self.directory,
-            paths=self.paths,
-            deps=self.deps,
-            builtin=self.builtin,
-            order=self.order,
-            softdeps=self.softdeps + tuple(extra),
-            config_aliases=self.config_aliases,
-            exact_aliases=self.exact_aliases,
-            glob_aliases=self.glob_aliases,
-            softdeps_from_modinfo=True,
-        )
+        # a new, empty lookup cache: the one of self must not be shared
+        return replace(self, softdeps=self.softdeps + tuple(extra), softdeps_from_modinfo=True, _lookups={})
 
     def sort_key(self, name: str) -> tuple[int, str]:
         return (self.order.get(name, len(self.order)), self.paths.get(name, name))
