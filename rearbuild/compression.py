@@ -57,9 +57,9 @@ class Codec(Enum):
     LZ4 = ("lz4", ".lz4", _LZ4_LEGACY_MAGIC, "lz4")
 
     def __init__(self, word: str, suffix: str, magic: bytes, package: str) -> None:
-        self.word = word  # the name; the suffix ('' for NONE); the first bytes of a stream (b'' for NONE)
-        self.suffix = suffix
-        self.magic = magic
+        self.word = word
+        self.suffix = suffix  # '' for NONE
+        self.magic = magic  # the first bytes of a stream; b'' for NONE
         self.package = package  # the Debian package that provides the program, for error hints
 
     @property

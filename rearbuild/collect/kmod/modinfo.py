@@ -96,7 +96,7 @@ def _zstd_decompress(paths: Sequence[Path]) -> dict[Path, bytes]:
                 hint="install zstd (apt-get install zstd): the modules of this kernel are zstd-compressed",
             )
             for name, path in batch.items():
-                result[path] = (Path(out) / name.removesuffix(".zst")).read_bytes()
+                result[path] = (Path(out) / name.removesuffix(Codec.ZSTD.suffix)).read_bytes()
     return result
 
 
