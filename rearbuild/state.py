@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # annotations only: the rescue system starts faster without i
     from rearbuild.build.rootfs import Rootfs
     from rearbuild.collect.disk.capture import Capture
     from rearbuild.collect.kernel import KernelImage
-    from rearbuild.collect.kmod import KernelModules
+    from rearbuild.collect.kmod.image import KernelModules
     from rearbuild.collect.python import PythonRuntime
     from rearbuild.collect.records import RecordMaker
     from rearbuild.layout.model import Layout

@@ -12,90 +12,63 @@ environment (`-pass env:VAR`), never through the command line, which every user 
 
 from __future__ import annotations
 
-import enum
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rearbuild.backup.pipeline import Step
+from rearbuild.compression import Codec
 from rearbuild.errors import UserError
 
-
-class Compression(enum.Enum):
-    GZIP = "gzip"
-    ZSTD = "zstd"
-    XZ = "xz"
-    BZIP2 = "bzip2"
-    NONE = "none"
-
-    @classmethod
-    def parse(cls, word: str) -> Compression:
-        try:
-            return cls(word.strip().lower())
-        except ValueError:
-            raise UserError(
-                f"BACKUP_PROG_COMPRESS={word!r} is not a compression rearbuild knows",
-                hint="use gzip, zstd, xz, bzip2 or none",
-            ) from None
-
-    @classmethod
-    def from_tar_options(cls, options: Sequence[str]) -> Compression:
-        """ReaR's BACKUP_PROG_COMPRESS_OPTIONS (tar's compression options) as a Compression."""
-        found = {_TAR_OPTIONS.get(o) for o in options}
-        if None in found or len(found) > 1:
-            raise UserError(
-                f"BACKUP_PROG_COMPRESS_OPTIONS=( {' '.join(options)} ) is not one compression rearbuild knows",
-                hint="use one of --gzip --zstd --xz --bzip2, or set BACKUP_PROG_COMPRESS=gzip|zstd|xz|bzip2|none",
-            )
-        return found.pop() if found else cls.NONE  # type: ignore[return-value]  # None was excluded above
-
-    @property
-    def suffix(self) -> str:
-        return _SUFFIXES[self]
-
-    @property
-    def program(self) -> str | None:
-        return None if self is Compression.NONE else self.value
-
-    def compress_step(self) -> Step | None:
-        match self:
-            case Compression.NONE:
-                return None
-            case Compression.ZSTD | Compression.XZ:
-                # -T0: one thread per core; gzip and bzip2 have none (zstd(1), xz(1)).
-                return Step((self.value, "-q", "-c", "-T0"))
-            case _:
-                return Step((self.value, "-c"))
-
-    def decompress_step(self) -> Step | None:
-        match self:
-            case Compression.NONE:
-                return None
-            case _:
-                return Step((self.value, "-q", "-d", "-c"))
+# The codecs BACKUP_PROG_COMPRESS may name (the programs are in every rescue image that restores such a backup).
+BACKUP_CODECS = (Codec.GZIP, Codec.ZSTD, Codec.XZ, Codec.BZIP2, Codec.NONE)
 
 
-_SUFFIXES = {
-    Compression.GZIP: ".gz",
-    Compression.ZSTD: ".zst",
-    Compression.XZ: ".xz",
-    Compression.BZIP2: ".bz2",
-    Compression.NONE: "",
-}
+def parse_compression(word: str) -> Codec:
+    """rearbuild's BACKUP_PROG_COMPRESS word as a codec."""
+    text = word.strip().lower()
+    for codec in BACKUP_CODECS:
+        if codec.word == text:
+            return codec
+    raise UserError(
+        f"BACKUP_PROG_COMPRESS={word!r} is not a compression rearbuild knows",
+        hint="use gzip, zstd, xz, bzip2 or none",
+    )
+
+
+def compression_from_tar_options(options: Sequence[str]) -> Codec:
+    """ReaR's BACKUP_PROG_COMPRESS_OPTIONS (tar's compression options) as a codec."""
+    found = {_TAR_OPTIONS.get(o) for o in options}
+    if None in found or len(found) > 1:
+        raise UserError(
+            f"BACKUP_PROG_COMPRESS_OPTIONS=( {' '.join(options)} ) is not one compression rearbuild knows",
+            hint="use one of --gzip --zstd --xz --bzip2, or set BACKUP_PROG_COMPRESS=gzip|zstd|xz|bzip2|none",
+        )
+    return found.pop() if found else Codec.NONE  # type: ignore[return-value]  # None was excluded above
+
+
+def compress_step(codec: Codec) -> Step | None:
+    return None if codec is Codec.NONE else Step(codec.pipe_compress_argv())
+
+
+def decompress_step(codec: Codec) -> Step | None:
+    return None if codec is Codec.NONE else Step(codec.pipe_decompress_argv())
+
+
 _TAR_OPTIONS = {
-    "--gzip": Compression.GZIP,
-    "-z": Compression.GZIP,
-    "--gunzip": Compression.GZIP,
-    "--use-compress-program=gzip": Compression.GZIP,
-    "--zstd": Compression.ZSTD,
-    "--use-compress-program=zstd": Compression.ZSTD,
-    "--xz": Compression.XZ,
-    "-J": Compression.XZ,
-    "--use-compress-program=xz": Compression.XZ,
-    "--bzip2": Compression.BZIP2,
-    "-j": Compression.BZIP2,
-    "--use-compress-program=bzip2": Compression.BZIP2,
+    "--gzip": Codec.GZIP,
+    "-z": Codec.GZIP,
+    "--gunzip": Codec.GZIP,
+    "--use-compress-program=gzip": Codec.GZIP,
+    "--zstd": Codec.ZSTD,
+    "--use-compress-program=zstd": Codec.ZSTD,
+    "--xz": Codec.XZ,
+    "-J": Codec.XZ,
+    "--use-compress-program=xz": Codec.XZ,
+    "--bzip2": Codec.BZIP2,
+    "-j": Codec.BZIP2,
+    "--use-compress-program=bzip2": Codec.BZIP2,
 }
 
 
@@ -120,7 +93,7 @@ class Encryption:
 
 @dataclass(frozen=True)
 class ArchiveFormat:
-    compression: Compression
+    compression: Codec
     suffix: str  # the compression's file suffix ('.gz'), ReaR's BACKUP_PROG_COMPRESS_SUFFIX
     encryption: Encryption | None = None
     base: str = "backup"
@@ -147,7 +120,7 @@ class ArchiveFormat:
     def write_steps(self, tar: Step) -> tuple[Step, ...]:
         """tar -c | compress | encrypt."""
         steps = [tar]
-        compress = self.compression.compress_step()
+        compress = compress_step(self.compression)
         if compress:
             steps.append(compress)
         if self.encryption is not None:
@@ -159,7 +132,7 @@ class ArchiveFormat:
         steps = []
         if self.encryption is not None:
             steps.append(self.encryption.decrypt_step())
-        decompress = self.compression.decompress_step()
+        decompress = decompress_step(self.compression)
         if decompress:
             steps.append(decompress)
         return tuple(steps)

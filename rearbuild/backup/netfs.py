@@ -29,15 +29,17 @@ from rearbuild.backup import directories
 from rearbuild.backup.archive import (
     TAR_CHANGED_FILES,
     ArchiveFormat,
-    Compression,
     Encryption,
+    compression_from_tar_options,
     create_step,
     extract_step,
+    parse_compression,
 )
 from rearbuild.backup.location import reachable
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress, human_bytes
 from rearbuild.backup.selection import Selection, layout_mountpoints, select, used_bytes
+from rearbuild.compression import Codec
 from rearbuild.config.model import Config
 from rearbuild.errors import UserError
 from rearbuild.layout.disklayout import read_layout
@@ -113,12 +115,12 @@ class KeyNeed(enum.Enum):
         return key
 
 
-def _compression(config: Config) -> tuple[Compression, str]:
+def _compression(config: Config) -> tuple[Codec, str]:
     word = config.text("BACKUP_PROG_COMPRESS").strip()
     if word:
-        chosen = Compression.parse(word)
+        chosen = parse_compression(word)
         return chosen, chosen.suffix
-    return Compression.from_tar_options(config.items("BACKUP_PROG_COMPRESS_OPTIONS")), config.text(
+    return compression_from_tar_options(config.items("BACKUP_PROG_COMPRESS_OPTIONS")), config.text(
         "BACKUP_PROG_COMPRESS_SUFFIX"
     )
 

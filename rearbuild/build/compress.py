@@ -19,21 +19,14 @@ from enum import Enum
 from pathlib import Path
 from typing import BinaryIO
 
+from rearbuild.compression import Codec
 from rearbuild.errors import InternalError, UserError
 from rearbuild.run import run
 
-# zstd level 10: on 116 MB of Debian 12 kernel modules with -T0 on two cores it gave 21.2 MB at 73 MB/s,
-# against 24.7 MB at 366 MB/s for zstd's default 3 and 21.0 MB at 13 MB/s for 15: 14 % smaller than the
-# default while a 300 MB rescue system still compresses in ~4 s (and an unchanged segment is cached). Its
-# 8 MiB window fits the kernel's zstd decoder (lib/decompress_unzstd.c) without --long.
-ZSTD_LEVEL = 10
-# gzip's default level, what ReaR's plain "gzip" used.
-GZIP_LEVEL = 6
-# xz's default preset; its 8 MiB dictionary decodes in the kernel's dynamically allocated XZ decoder.
-XZ_PRESET = 6
-
 
 class Compression(Enum):
+    """A REAR_INITRD_COMPRESSION choice: a codec (rearbuild.compression) and, for gzip, its level."""
+
     NONE = "none"
     GZIP = "gzip"
     GZIP_FAST = "fast"
@@ -59,27 +52,24 @@ class Compression(Enum):
             ) from None
 
     @property
+    def codec(self) -> Codec:
+        return _CODECS[self]
+
+    @property
     def program(self) -> str | None:
         """The program this compression runs; gzip prefers pigz (parallel) when it is installed."""
-        if self is Compression.NONE:
-            return None
-        if self in _GZIPS:
+        if self.codec is Codec.GZIP:
             return "pigz" if shutil.which("pigz") else "gzip"
-        return str(self.value)
+        return self.codec.program
 
     @property
     def package(self) -> str:
         """The Debian package that provides the program, for error hints."""
-        return {Compression.XZ: "xz-utils", Compression.ZSTD: "zstd", Compression.LZ4: "lz4"}.get(self, "gzip")
+        return self.codec.package if self is not Compression.NONE else "gzip"
 
     @property
     def suffix(self) -> str:
-        return {
-            Compression.NONE: "",
-            Compression.XZ: ".xz",
-            Compression.ZSTD: ".zst",
-            Compression.LZ4: ".lz4",
-        }.get(self, ".gz")
+        return self.codec.suffix
 
     def available(self) -> bool:
         program = self.program
@@ -97,44 +87,21 @@ class Compression(Enum):
         program = self.program
         if program is None:
             raise InternalError("Compression.NONE runs no command")
-        match self:
-            case Compression.GZIP | Compression.GZIP_FAST | Compression.GZIP_BEST:
-                # -n: store no file name and no time stamp in the gzip header (gzip(1), pigz(1)): the one
-                # non-deterministic field. pigz's output does not depend on its thread count, but differs
-                # from gzip's, so the cache digest includes this argv.
-                level = {Compression.GZIP_FAST: 1, Compression.GZIP_BEST: 9}.get(self, GZIP_LEVEL)
-                return (program, "-n", f"-{level}", "-c")
-            case Compression.XZ:
-                # --check=crc32: the kernel's XZ Embedded decoder verifies only CRC32 (or no check); xz's
-                # default CRC64 is rejected (Documentation/staging/xz.rst, "Notes on compression options";
-                # the kernel's own scripts/xz_wrap.sh passes --check=crc32 too). Measured: Debian's 6.1 kernel stops
-                # with "Input was encoded with settings that are not supported by this XZ decoder" on CRC64.
-                # --threads=0: since xz 5.4 the automatic thread count always selects the multi-threaded
-                # encoder, whose blocks depend on the preset's block size only, so the output is the same on
-                # 1 or 64 CPUs (xz(1), --threads). XZ Embedded decodes multi-block streams.
-                return (program, "--compress", "--stdout", "--check=crc32", f"-{XZ_PRESET}", "--threads=0")
-            case Compression.ZSTD:
-                # -T0: one worker per core; zstd's multi-threaded output does not depend on the worker count
-                # (zstd.h, ZSTD_c_nbWorkers). -q: no progress on stderr.
-                return (program, "-q", f"-{ZSTD_LEVEL}", "-T0", "-c")
-            case Compression.LZ4:
-                # -l: the legacy frame format, the only one the kernel's lib/decompress_unlz4.c accepts (it
-                # checks the legacy magic 0x184C2102). Default (fast) level, as ReaR's "lz4 -l".
-                return (program, "-q", "-l", "-c")
-        raise InternalError(f"no command for {self}")
+        level = {Compression.GZIP_FAST: 1, Compression.GZIP_BEST: 9}.get(self)
+        return self.codec.reproducible_argv(program, level)
 
     def test_argv(self) -> tuple[str, ...]:
         """The command that checks a compressed file (integrity test, no output)."""
         program = self.program
         if program is None:
             raise InternalError("Compression.NONE has no integrity test")
-        return (program, "-t", "-q") if self is not Compression.LZ4 else (program, "-t", "-q", "-l")
+        return self.codec.test_argv(program)
 
     def decompress_argv(self) -> tuple[str, ...]:
         program = self.program
         if program is None:
             raise InternalError("Compression.NONE has no decompressor")
-        return (program, "-d", "-c")
+        return self.codec.decompress_argv(program)
 
     def compress_file(self, source: Path, dest: BinaryIO) -> None:
         """Compress the file source into the open binary file dest."""
@@ -191,4 +158,12 @@ class Compression(Enum):
         run((*self.test_argv(), os.fspath(path)), hint=f"{path} is a corrupt {self.value} file")
 
 
-_GZIPS = (Compression.GZIP, Compression.GZIP_FAST, Compression.GZIP_BEST)
+_CODECS = {
+    Compression.NONE: Codec.NONE,
+    Compression.GZIP: Codec.GZIP,
+    Compression.GZIP_FAST: Codec.GZIP,
+    Compression.GZIP_BEST: Codec.GZIP,
+    Compression.XZ: Codec.XZ,
+    Compression.ZSTD: Codec.ZSTD,
+    Compression.LZ4: Codec.LZ4,
+}

@@ -18,60 +18,17 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import BinaryIO
 
+from rearbuild import newc
 from rearbuild.errors import InternalError, UserError
 
-# "070701": the newc magic ("new" portable ASCII format, no checksum), buffer-format.rst.
-NEWC_MAGIC = b"070701"
-# The name that ends an archive, buffer-format.rst ("TRAILER!!!" entry).
-TRAILER_NAME = b"TRAILER!!!"
-# Header, name and data are each padded to a multiple of 4 bytes (buffer-format.rst: "aligned on 4-byte
-# boundary").
-ALIGN = 4
-# GNU cpio pads a whole archive to its 512-byte block size; the kernel skips the zero bytes between
-# concatenated archives (init/initramfs.c, state Start), so padding keeps us identical to cpio's output.
-BLOCK = 512
-# Every numeric newc field is 8 ASCII hex digits, so 32 bits is the limit (file size, mtime, ...).
-FIELD_MAX = 0xFFFFFFFF
 # Chunk size for streaming file data: large enough for throughput, small enough for a 300 MB initrd.
 CHUNK = 1 << 20
-
-# newc header: 110 ASCII bytes (buffer-format.rst, "c_" fields; all numbers 8-digit hex).
-#
-#   offset size field
-#        0    6 c_magic      "070701"
-#        6    8 c_ino        inode number (renumbered 1..n)
-#       14    8 c_mode       type bits | permission bits
-#       22    8 c_uid        0
-#       30    8 c_gid        0
-#       38    8 c_nlink      number of links (names) of this inode
-#       46    8 c_mtime      seconds since the epoch
-#       54    8 c_filesize   bytes of data following the name (0 for all but the last hardlink)
-#       62    8 c_maj        device of the file system holding the file (0)
-#       70    8 c_min        (0)
-#       78    8 c_rmaj       major of a character/block device node
-#       86    8 c_rmin       minor of a character/block device node
-#       94    8 c_namesize   length of the name including its trailing NUL
-#      102    8 c_chksum     0 (only the "070702" crc format uses it)
-#      110      name, NUL, padding to 4; then data, padding to 4
-NEWC_HEADER = struct.Struct("6s8s8s8s8s8s8s8s8s8s8s8s8s8s")
-assert NEWC_HEADER.size == 110
-
-
-def _pad(length: int, alignment: int = ALIGN) -> int:
-    return -length % alignment
-
-
-def _hex8(value: int, what: str) -> bytes:
-    if not 0 <= value <= FIELD_MAX:
-        raise InternalError(f"newc field {what}={value} does not fit in 8 hex digits")
-    return b"%08X" % value
 
 
 class Kind(Enum):
@@ -255,8 +212,7 @@ class Record:
             (len(name) + 1, "namesize"),
             (0, "chksum"),
         )
-        head = NEWC_HEADER.pack(NEWC_MAGIC, *(_hex8(v, what) for v, what in fields))
-        return head + name + b"\0" + b"\0" * _pad(len(head) + len(name) + 1)
+        return newc.header(fields, name)
 
 
 def _implicit_parents(entries: dict[bytes, Entry]) -> None:
@@ -356,7 +312,7 @@ class CpioArchive:
                 head = ordered[first]
                 if (entry.mode, entry.mtime) != (head.mode, head.mtime):
                     raise InternalError(f"hard links /{head.path} and /{entry.path} differ in mode or mtime")
-                if size > FIELD_MAX:
+                if size > newc.FIELD_MAX:
                     raise UserError(f"{entry.source}: newc cpio cannot hold files of 4 GiB or more")
             nlink = 2 + subdirs.get(entry.name, 0) if entry.kind is Kind.DIRECTORY else len(members)
             records.append(Record(entry, ino, nlink, mtime, size, index == members[-1], identity))
@@ -367,9 +323,9 @@ class CpioArchive:
         """The exact number of bytes write() produces."""
         total = 0
         for record in self.records:
-            total += len(record.header()) + record.payload_size + _pad(record.payload_size)
+            total += len(record.header()) + record.payload_size + newc.pad(record.payload_size)
         total += _trailer_length()
-        return total + _pad(total, BLOCK)
+        return total + newc.pad(total, newc.BLOCK)
 
     def fingerprint(self) -> str:
         """A sha256 over everything that decides the archive's bytes, without reading any file."""
@@ -397,24 +353,17 @@ class CpioArchive:
                 out.write(record.entry.data)
             elif payload:
                 _copy_source(record, out)
-            out.write(b"\0" * _pad(payload))
-            written += payload + _pad(payload)
+            out.write(b"\0" * newc.pad(payload))
+            written += payload + newc.pad(payload)
         trailer = _TRAILER
         out.write(trailer)
         written += len(trailer)
-        tail = _pad(written, BLOCK)
+        tail = newc.pad(written, newc.BLOCK)
         out.write(b"\0" * tail)
         return written + tail
 
 
-def _trailer() -> bytes:
-    # The end marker is an all-zero header named TRAILER!!! (nlink 1, as GNU cpio writes it).
-    values = (0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, len(TRAILER_NAME) + 1, 0)
-    head = NEWC_HEADER.pack(NEWC_MAGIC, *(_hex8(v, "trailer") for v in values))
-    return head + TRAILER_NAME + b"\0" + b"\0" * _pad(len(head) + len(TRAILER_NAME) + 1)
-
-
-_TRAILER = _trailer()
+_TRAILER = newc.trailer()
 
 
 def _trailer_length() -> int:

@@ -24,8 +24,9 @@ from enum import Enum
 from pathlib import Path
 from typing import BinaryIO
 
+from rearbuild import newc
 from rearbuild.build.compress import Compression
-from rearbuild.build.cpio import ALIGN, CpioArchive, Entry
+from rearbuild.build.cpio import CpioArchive, Entry
 from rearbuild.build.rootfs import Rootfs
 from rearbuild.errors import InternalError, UserError
 
@@ -221,7 +222,7 @@ def build_initrd(
                     shutil.copyfileobj(f, out, 1 << 20)
                 position += path.stat().st_size
                 # Uncompressed archives must start 4-byte aligned (init/initramfs.c checks this_header & 3).
-                pad = -position % ALIGN
+                pad = -position % newc.ALIGN
                 out.write(b"\0" * pad)
                 position += pad
         os.replace(tmp, output)

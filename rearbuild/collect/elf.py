@@ -465,3 +465,48 @@ def parse_elf(path: str | os.PathLike[str]) -> ElfInfo | None:
         raise UserError(
             f"cannot read {name}: {exc.strerror}", hint="check that the file exists and is readable"
         ) from exc
+
+
+# gABI "Sections": e_shnum 0 means "the count is in sh_size of section 0"; e_shstrndx SHN_XINDEX means "the index
+# is in sh_link of section 0" (files with 0xff00 sections or more).
+SHN_XINDEX = 0xFFFF
+
+
+def read_section(data: bytes | mmap.mmap, section: str, name: str = "<bytes>") -> bytes | None:
+    """The contents of the named section (b"" when there is none), found through the section headers and
+    .shstrtab: what a relocatable file such as a kernel module (.modinfo) keeps its metadata in. None if data is
+    not ELF; ElfError if it is ELF but corrupt."""
+    if len(data) < len(ELF_MAGIC) or data[:4] != ELF_MAGIC:
+        return None
+    try:
+        elf_class = ElfClass(data[EI_CLASS])
+        order = ByteOrder(data[EI_DATA])
+    except (ValueError, IndexError) as exc:
+        raise ElfError(
+            f"{name}: corrupt ELF file: e_ident class or data is invalid",
+            hint="reinstall the package that owns it, or leave it out of the rescue system",
+        ) from exc
+    rd = _Reader(data, name, order, elf_class)
+    ehdr = rd.unpack(elf_class.ehdr, 0, "ELF header")
+    e_shoff, e_shentsize, e_shnum, e_shstrndx = ehdr[6], ehdr[11], ehdr[12], ehdr[13]
+    layout = rd.layout(elf_class.shdr)
+    if e_shoff == 0 or e_shentsize < layout.size:
+        raise rd.corrupt("no section headers")
+
+    def header(index: int) -> tuple[int, ...]:
+        return rd.unpack(elf_class.shdr, e_shoff + index * e_shentsize, f"section header {index}")
+
+    if e_shnum == 0:
+        e_shnum = header(0)[5]  # sh_size
+    if e_shstrndx == SHN_XINDEX:
+        e_shstrndx = header(0)[6]  # sh_link
+    strtab = header(e_shstrndx)
+    wanted = section.encode()
+    for index in range(e_shnum):
+        fields = header(index)
+        sh_name, sh_offset, sh_size = fields[0], fields[4], fields[5]
+        if sh_name < strtab[5] and rd.string(strtab[4], strtab[5], sh_name, "section name").encode() == wanted:
+            if sh_offset + sh_size > len(data):
+                raise rd.corrupt(f"{section} lies beyond the end of the file")
+            return bytes(data[sh_offset : sh_offset + sh_size])
+    return b""

@@ -11,7 +11,7 @@ import stat
 from collections.abc import Iterable
 
 from rearbuild.collect.hashcache import HashCache
-from rearbuild.collect.kmod import KernelModules
+from rearbuild.collect.kmod.image import KernelModules
 from rearbuild.collect.ldso.disk import DiskTree
 from rearbuild.collect.ldso.tree import Symlink
 from rearbuild.manifest import EntryKind, FileRecord

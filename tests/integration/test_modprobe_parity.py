@@ -12,15 +12,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from rearbuild.collect.kernel import find_kernel, installed_versions, kernel_version
-from rearbuild.collect.kmod import (
-    ModuleIndex,
-    collect_kernel_modules,
-    load_order,
-    read_modinfo,
-    read_modinfos,
-    select_modules,
-    write_module_indexes,
-)
+from rearbuild.collect.kmod.depmod import write_module_indexes
+from rearbuild.collect.kmod.image import collect_kernel_modules
+from rearbuild.collect.kmod.index import ModuleIndex, load_order
+from rearbuild.collect.kmod.modinfo import read_modinfo, read_modinfos
+from rearbuild.collect.kmod.selection import select_modules
 from rearbuild.run import run
 
 pytestmark = pytest.mark.slow

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from rearbuild import checksum
+from rearbuild.backup import archive as backup_archive
 from rearbuild.backup import directories
-from rearbuild.backup.archive import KEY_VARIABLE, ArchiveFormat, Compression, Encryption, create_step, extract_step
+from rearbuild.backup.archive import KEY_VARIABLE, ArchiveFormat, Encryption, create_step, extract_step
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress
 from rearbuild.backup.selection import select
+from rearbuild.compression import Codec
 from rearbuild.errors import UserError
 from rearbuild.layout.disklayout import parse_layout, read_layout
 from rearbuild.run import CommandError
@@ -95,29 +97,29 @@ def test_tar_argv_keeps_what_recovery_needs() -> None:
 
 
 def test_compression_from_rear_variables_and_the_rearbuild_word() -> None:
-    assert Compression.from_tar_options(("--gzip",)) is Compression.GZIP
-    assert Compression.from_tar_options(()) is Compression.NONE
-    assert Compression.from_tar_options(("--zstd",)) is Compression.ZSTD
-    assert Compression.parse("ZSTD").suffix == ".zst"
+    assert backup_archive.compression_from_tar_options(("--gzip",)) is Codec.GZIP
+    assert backup_archive.compression_from_tar_options(()) is Codec.NONE
+    assert backup_archive.compression_from_tar_options(("--zstd",)) is Codec.ZSTD
+    assert backup_archive.parse_compression("ZSTD").suffix == ".zst"
     with pytest.raises(UserError, match="BACKUP_PROG_COMPRESS_OPTIONS"):
-        Compression.from_tar_options(("--lzop",))
+        backup_archive.compression_from_tar_options(("--lzop",))
     with pytest.raises(UserError, match="gzip, zstd"):
-        Compression.parse("rar")
+        backup_archive.parse_compression("rar")
 
 
 def test_archive_names_and_steps() -> None:
-    gz = ArchiveFormat(Compression.GZIP, ".gz")
+    gz = ArchiveFormat(Codec.GZIP, ".gz")
     assert gz.name == "backup.tar.gz" and gz.checksum_name == "backup.tar.gz.sha256"
     tar = create_step(("/",), Path("/x"), ())
     assert [s.name for s in gz.write_steps(tar)] == ["tar", "gzip"]
     assert [s.name for s in gz.read_steps()] == ["gzip"]
-    plain = ArchiveFormat(Compression.NONE, "")
+    plain = ArchiveFormat(Codec.NONE, "")
     assert plain.name == "backup.tar" and plain.read_steps() == ()
 
 
 def test_the_key_never_reaches_a_command_line_or_a_repr() -> None:
     key = "s3cr3t-Key"
-    fmt = ArchiveFormat(Compression.ZSTD, ".zst", Encryption(key))
+    fmt = ArchiveFormat(Codec.ZSTD, ".zst", Encryption(key))
     steps = (*fmt.write_steps(create_step(("/",), Path("/x"), ())), *fmt.read_steps())
     assert [s.name for s in steps] == ["tar", "zstd", "openssl", "openssl", "zstd"]
     for step in steps:

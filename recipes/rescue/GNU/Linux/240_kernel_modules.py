@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rearbuild.collect.kmod import collect_kernel_modules
+from rearbuild.collect.kmod.image import collect_kernel_modules
 from rearbuild.collect.records import kernel_module_records
 from rearbuild.context import Context
 from rearbuild.state import required
