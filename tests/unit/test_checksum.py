@@ -49,3 +49,19 @@ def test_a_side_file_without_a_digest_is_refused(tmp_path: Path) -> None:
     checksum.side_file(path).write_text("not a checksum\n")
     with pytest.raises(UserError, match="not a sha256 checksum file"):
         checksum.read_side_file(path)
+
+
+def test_sha256_mismatch_is_detected(tmp_path: Path) -> None:
+    archive = tmp_path / "backup.tar.gz"
+    archive.write_bytes(b"\x1f\x8b" + bytes(range(256)) * 100)
+    digest = checksum.sha256_file(archive)
+    (tmp_path / "backup.tar.gz.sha256").write_text(checksum.format_line(digest, archive.name))
+    assert checksum.verify(archive) == digest
+    data = bytearray(archive.read_bytes())
+    data[1000] ^= 0x01
+    archive.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="damaged"):
+        checksum.verify(archive)
+    (tmp_path / "backup.tar.gz.sha256").unlink()
+    with pytest.raises(UserError, match="missing"):
+        checksum.verify(archive)
