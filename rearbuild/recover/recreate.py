@@ -14,6 +14,7 @@ from rearbuild.errors import UserError
 from rearbuild.layout.disklayout import read_layout
 from rearbuild.layout.exclude import ExclusionSettings, apply_exclusions
 from rearbuild.layout.model import Disk, Layout
+from rearbuild.layout.validate import validate
 from rearbuild.log import notice
 from rearbuild.recover.mapping import device_names, map_disks, parse_mapping
 from rearbuild.recover.plan import DEFAULT_SECTOR_SIZE, Plan, build_plan
@@ -36,7 +37,8 @@ def load(
     config_dir: Path, saved: Path, *, exclude_recreate: Sequence[str] = (), only_include_vg: Sequence[str] = ()
 ) -> Source:
     """The layout to recreate, with disk mappings and EXCLUDE_RECREATE/ONLY_INCLUDE_VG applied. saved is
-    DISKLAYOUT_FILE; a disklayout.conf in config_dir replaces it."""
+    DISKLAYOUT_FILE; a disklayout.conf in config_dir replaces it. A UserError (file:line) when the layout
+    as a whole cannot be recreated (rearbuild.layout.validate)."""
     override = config_dir / "disklayout.conf"
     reasons: list[str] = []
     if override.is_file():
@@ -69,6 +71,8 @@ def load(
         only_include_vg=tuple(only_include_vg),
     )
     layout = apply_exclusions(layout, settings)
+    # The whole layout is checked before a plan exists: a bad one would fail after the disks were wiped.
+    validate(layout, sector_sizes=sector_sizes(layout))
     return Source(layout, bool(reasons), "; ".join(reasons), renamed)
 
 

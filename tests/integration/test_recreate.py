@@ -215,7 +215,10 @@ def test_too_small_disk_stops_recover_in_verify_and_is_not_touched(loops: list[s
     etc, var = tmp_path / "etc", tmp_path / "var"
     (etc / "mappings").mkdir(parents=True)
     (var / "layout").mkdir(parents=True)
-    (var / "layout/disklayout.conf").write_text(format_layout(layout))
+    # Mounted where the original system had them (recovery refuses a layout without a root file system).
+    m = str(tmp_path / "m")
+    text = format_layout(layout).replace(f" {m} ", " / ").replace(f" {m}/", " /")
+    (var / "layout/disklayout.conf").write_text(text)
     (etc / "mappings/disk_mappings").write_text(f"{src} {small}\n")
     # NETFS checks its archive after the disk checks (REQUESTRESTORE would want an operator first).
     (etc / "local.conf").write_text(f"BACKUP=NETFS\nBACKUP_URL=file://{tmp_path}/backup\n")

@@ -19,6 +19,7 @@ from rearbuild.layout.deps import build_graph
 from rearbuild.layout.disklayout import format_layout, header_lines, require_supported
 from rearbuild.layout.exclude import ExclusionSettings, apply_exclusions
 from rearbuild.layout.model import Fs, Layout
+from rearbuild.layout.validate import validate
 
 # ReaR's header listing (layout/save/GNU/Linux/100_create_layout_file.sh), then its fallback for an lsblk
 # without MOUNTPOINTS (util-linux < 2.37), then the bare tree.
@@ -59,6 +60,8 @@ def finish(capture: Capture, settings: ExclusionSettings, head: Sequence[str] = 
         )
     layout = apply_exclusions(capture.layout, settings)
     require_supported(layout)
+    # What recovery would refuse is refused now, while the system it describes still runs.
+    validate(layout)
     return Layout(items=layout.items, header=tuple(head), source=layout.source)
 
 

@@ -7,6 +7,7 @@ written), and that one declaration serves both directions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +20,20 @@ class FieldError(Exception):
     """What is wrong with one line; the reader adds file and line number."""
 
 
+# ASCII digits only: Python's int() also reads "１２" (full-width), "+5", " 5" and "1_000", none of which
+# ReaR, sfdisk or LVM would read as the same number.
+_WHOLE = re.compile(r"-?[0-9]+")
+
+
+def is_whole(value: str) -> bool:
+    """Whether `value` is a whole number written in ASCII digits (an optional leading minus)."""
+    return _WHOLE.fullmatch(value) is not None
+
+
 def to_int(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise FieldError(f"{what} {value!r} is not a whole number") from None
+    if not is_whole(value):
+        raise FieldError(f"{what} {value!r} is not a whole number (ASCII digits)")
+    return int(value)
 
 
 def bytes_suffix(value: str, what: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
@@ -49,11 +50,18 @@ def _mount_edges(name: str, record: Fs | BtrfsMountedSubvol, around: Neighbours)
 # ---------------------------------------------------------------------------------------------------------
 # fs
 
+# A reserved_blocks amount: ASCII digits with an optional fraction (`5%`, `1.00%`, `131072`).
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+
 
 def _reserved(value: str, key: str) -> ReservedBlocks:
     percent = value.endswith("%")
+    number = value.removesuffix("%")
     try:
-        amount = Decimal(value.removesuffix("%"))
+        # Decimal() also reads NaN, Infinity, exponents and non-ASCII digits: only plain decimals are amounts.
+        if _DECIMAL.fullmatch(number) is None:
+            raise InvalidOperation
+        amount = Decimal(number)
     except InvalidOperation:
         raise FieldError(f"reserved_blocks {value!r} is neither a percentage nor a block count") from None
     return ReservedBlocks(amount, percent)

@@ -13,6 +13,7 @@ from rearbuild.layout.spec.fields import (
     bytes_suffix,
     format_opts,
     int_opt,
+    is_whole,
     opt,
     positional,
     to_int,
@@ -118,7 +119,7 @@ _LVMVOL_OPTS = (
 
 def _parse_lvmvol(w: list[str]) -> LvmVol:
     positional(w, 3, None, "lvmvol")
-    if len(w) == 4 and w[2].isdigit() and w[3].isdigit():
+    if len(w) == 4 and is_whole(w[2]) and is_whole(w[3]):
         # Old format: <extents> <size in sectors>, and no layout (lvcreate -l made a linear LV).
         return LvmVol(vg=w[0], name=w[1], size=int(w[3]) * _SECTOR, layout=("linear",), legacy_extents=int(w[2]))
     if not w[2].endswith("b"):
