@@ -10,6 +10,7 @@ excluded by path is excluded as unused.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 
 from rearbuild.layout.deps import DependencyGraph, build_graph
@@ -17,6 +18,11 @@ from rearbuild.layout.model import Entry, Item, Keyword, Layout, LvmDev, LvmGrp
 from rearbuild.layout.spec.registry import spec_of
 
 log = logging.getLogger("rearbuild.layout.exclude")
+
+# Block devices whose content lives elsewhere: in a file (loop), on the network (nbd), in memory (ram, zram).
+# They are no disks of the system (ReaR's disk scan leaves them out too), so recovery cannot recreate them;
+# the image file behind a loop device is restored with the backup like any other file.
+_VIRTUAL = re.compile(r"^/dev/(loop|nbd|ram|zram)[0-9]+(p[0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -107,3 +113,21 @@ def apply_exclusions(layout: Layout, settings: ExclusionSettings) -> Layout:
                 item = replace(item, excluded=True)
         items.append(item)
     return replace(layout, items=tuple(items))
+
+
+def exclude_virtual(layout: Layout) -> tuple[Layout, tuple[str, ...]]:
+    """The layout with every active component that sits on a loop, nbd, ram or zram device the layout does not
+    describe (a loop-mounted image, swap on zram) excluded with its dependents, and the names of those
+    components. Without this the saved layout names a device nothing provides, and recovery refuses it."""
+    graph = build_graph(layout)
+    known = {c.name for c in graph.components}
+    found = tuple(
+        c.name
+        for c in graph.components
+        if not c.excluded and any(_VIRTUAL.match(p) and p not in known for p in graph.parents(c.name))
+    )
+    if not found:
+        return layout, ()
+    only = ExclusionSettings(autoexclude_disks=False, autoexclude_multipath=False, autoexclude_path=(),
+                             exclude_recreate=found)  # fmt: skip
+    return apply_exclusions(layout, only), found

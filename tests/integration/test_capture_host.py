@@ -17,6 +17,7 @@ from rearbuild.layout.disklayout import read_layout
 from rearbuild.layout.model import Disk, Fs, FsType, Part
 from rearbuild.layout.partitions import LabelType, PartFlag
 from rearbuild.paths import default_share_dir
+from rearbuild.recover.recreate import load, make_plan
 from rearbuild.run import run
 from tests.conftest import RearEnv
 
@@ -145,3 +146,45 @@ def test_checklayout_exits_0_unchanged_and_1_after_a_change(rear_env: RearEnv, r
     status, _, err = rearbuild("checklayout")
     assert status == 1
     assert "changed" in err and "-" + lines[disk] in err
+
+
+@pytest.fixture
+def loop_mounted(rear_env: RearEnv) -> Iterator[tuple[str, Path]]:
+    """An ext4 image file mounted through a loop device (no partition table), as `mount -o loop` makes it."""
+    if os.geteuid() != 0 or shutil.which("losetup") is None:
+        pytest.skip("needs root and losetup")
+    image = rear_env.root / "image.ext4"
+    with open(image, "wb") as f:
+        f.truncate(16 * MIB)
+    run(["mkfs.ext4", "-q", "-L", "looped", str(image)])
+    loop = run(["losetup", "-f", "--show", str(image)]).out.strip()
+    target = rear_env.root / "looped"
+    target.mkdir()
+    try:
+        run(["mount", loop, str(target)])
+        yield loop, target
+    finally:
+        run(["umount", str(target)], check=False)
+        run(["losetup", "-d", loop], check=False)
+
+
+@pytest.mark.slow
+def test_a_loop_mounted_file_system_is_excluded_with_a_notice_and_recovery_accepts_the_layout(
+    rear_env: RearEnv, rearbuild: Cli, loop_mounted: tuple[str, Path]
+) -> None:
+    loop, target = loop_mounted
+    _install_recipes(rear_env)
+    # The mount is below /tmp, which AUTOEXCLUDE_PATH would exclude anyway: leave only /media there.
+    rear_env.write("etc/local.conf", "AUTOEXCLUDE_PATH=( /media )\n")
+    status, out, err = rearbuild("savelayout")
+    assert status == 0, err
+    assert f"fs:{target} is on a loop, nbd, ram or zram device" in out + err
+    saved = rear_env.var_dir / "layout" / "disklayout.conf"
+    text = saved.read_text()
+    assert f"#fs {loop} {target} ext4 " in text, "kept as an excluded record, as ReaR comments exclusions out"
+    assert f"\nfs {loop} " not in text
+    # The layout rearbuild saved is one its own recovery takes (recover --demo loads it this way).
+    source = load(rear_env.config_dir, saved)
+    assert not any(isinstance(r, Fs) and r.device == loop for r in source.layout.active)
+    plan = make_plan(source.layout, rear_env.root / "target")
+    assert loop not in plan.destroyed

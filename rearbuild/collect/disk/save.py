@@ -17,9 +17,10 @@ from rearbuild.collect.disk.probe import Probe
 from rearbuild.errors import UserError
 from rearbuild.layout.deps import build_graph
 from rearbuild.layout.disklayout import format_layout, header_lines, require_supported
-from rearbuild.layout.exclude import ExclusionSettings, apply_exclusions
+from rearbuild.layout.exclude import ExclusionSettings, apply_exclusions, exclude_virtual
 from rearbuild.layout.model import Fs, Layout
 from rearbuild.layout.validate import validate
+from rearbuild.log import notice
 
 # ReaR's header listing (layout/save/GNU/Linux/100_create_layout_file.sh), then its fallback for an lsblk
 # without MOUNTPOINTS (util-linux < 2.37), then the bare tree.
@@ -58,7 +59,10 @@ def finish(capture: Capture, settings: ExclusionSettings, head: Sequence[str] = 
             f"mounted file systems that rearbuild cannot recreate: {listing}",
             hint=f"if the recovery does not need them, add EXCLUDE_RECREATE+=( {names} ) to local.conf",
         )
-    layout = apply_exclusions(capture.layout, settings)
+    layout, virtual = exclude_virtual(apply_exclusions(capture.layout, settings))
+    for name in virtual:
+        notice("%s is on a loop, nbd, ram or zram device, which recovery cannot recreate: it is excluded from "
+               "the disk layout (a loop device's image file is restored with the backup)", name)  # fmt: skip
     require_supported(layout)
     # What recovery would refuse is refused now, while the system it describes still runs.
     validate(layout)

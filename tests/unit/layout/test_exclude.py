@@ -6,8 +6,9 @@ from pathlib import Path
 
 from rearbuild.layout.deps import creation_order
 from rearbuild.layout.disklayout import format_layout, parse_layout, read_layout
-from rearbuild.layout.exclude import ExclusionSettings, apply_exclusions
+from rearbuild.layout.exclude import ExclusionSettings, apply_exclusions, exclude_virtual
 from rearbuild.layout.model import Layout
+from rearbuild.layout.validate import validate
 
 FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "layout"
 NOTHING = ExclusionSettings(autoexclude_disks=False, autoexclude_multipath=False, autoexclude_path=())
@@ -87,3 +88,22 @@ def test_multipath_is_autoexcluded_by_default() -> None:
     assert len(commented(layout)) == 2
     kept = apply_exclusions(parse_layout(text), ExclusionSettings(autoexclude_multipath=False, autoexclude_disks=False))
     assert commented(kept) == []
+
+
+def test_file_systems_and_swap_on_loop_and_zram_devices_are_excluded_and_named() -> None:
+    text = (FIXTURES / "wholedisk.conf").read_text()
+    text += "fs /dev/loop0 /srv/image ext4 uuid=0a1b label=\nfs /dev/loop1p2 /srv/image/inner xfs\nswap /dev/zram0\n"
+    layout, names = exclude_virtual(parse_layout(text))
+    assert names == ("fs:/srv/image", "fs:/srv/image/inner", "swap:/dev/zram0")
+    assert commented(layout)[-3:] == [
+        "#fs /dev/loop0 /srv/image ext4 uuid=0a1b label=",
+        "#fs /dev/loop1p2 /srv/image/inner xfs",
+        "#swap /dev/zram0",
+    ]
+    validate(layout)
+
+
+def test_a_loop_device_the_layout_describes_is_kept() -> None:
+    text = (FIXTURES / "wholedisk.conf").read_text().replace("/dev/vdb", "/dev/loop7")
+    layout, names = exclude_virtual(parse_layout(text))
+    assert names == () and layout == parse_layout(text)
