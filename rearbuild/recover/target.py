@@ -15,6 +15,8 @@ rearbuild  recreating directories, copying the recovery log, patching files, the
          the recovered system, not into the rescue system. Each path is resolved as a chroot of the target
          would resolve it: component by component with O_NOFOLLOW, a link's target read and followed below the
          root (an absolute one from the root, .. never above it). Nothing resolved so can leave the target.
+         (collect/ldso/tree.py reads a tree the same way, by path, for the rescue image; this is for writing,
+         by file descriptor, so that the directory written into is the one that was resolved.)
 """
 
 from __future__ import annotations
@@ -126,37 +128,6 @@ def _walk_to(walk: _Walk, relative: str | PurePosixPath, *, create: bool, mode: 
             todo.extendleft(reversed(target))
             continue
         walk.enter(name, create=create, mode=mode)
-
-
-def resolve(root: Path, relative: str | PurePosixPath) -> Path:
-    """relative (e.g. "/var/log/rear") below root as a chroot of root resolves it: every link followed inside
-    root. What does not exist yet is appended as written (.. taken off). The result is below root."""
-    walk = _Walk(root)
-    try:
-        todo = deque(_parts(relative))
-        missing: list[str] = []
-        while todo:
-            name = todo.popleft()
-            if missing:  # below a missing directory nothing resolves any more
-                if name == "..":
-                    missing.pop()
-                else:
-                    missing.append(name)
-                continue
-            if name == "..":
-                walk.up()
-                continue
-            target = walk.link(name)
-            if target is not None:
-                todo.extendleft(reversed(target))
-                continue
-            try:
-                walk.enter(name, create=False, mode=0)
-            except (FileNotFoundError, NotADirectoryError):
-                missing.append(name)
-        return walk.path.joinpath(*missing)
-    finally:
-        walk.close()
 
 
 @contextlib.contextmanager

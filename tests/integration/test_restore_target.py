@@ -111,14 +111,22 @@ def test_a_demo_directory_others_can_write_is_refused(env: RearEnv, cli: Cli) ->
 
 
 def test_links_inside_the_target_are_kept_and_restore_goes_through(env: RearEnv, cli: Cli) -> None:
+    """A link that stays below the demo directory is harmless; a hard link to a file outside it, where the
+    archive has a file, is replaced by tar (its default unlinks before it extracts), not written through."""
     tree = backed_up(env, cli)
-    demo = env.root / "demo"
+    demo, elsewhere = env.root / "demo", env.root / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "victim").write_text("keep\n")
     (demo / "inside").mkdir(parents=True)
-    (demo / "shortcut").symlink_to("inside")  # stays below the demo directory: harmless
+    (demo / "shortcut").symlink_to("inside")
+    restored = demo / str(tree).lstrip("/")
+    (restored / "etc").mkdir(parents=True)
+    os.link(elsewhere / "victim", restored / "etc/app.conf")
     status, output = cli("restoreonly", "--demo", str(demo))
     assert status == 0, output
-    restored = demo / str(tree).lstrip("/")
     assert (restored / "var/log/app.log").read_text() == "var/log/app.log\n"
+    assert (restored / "etc/app.conf").read_text() == "etc/app.conf\n"
+    assert (elsewhere / "victim").read_text() == "keep\n"
     assert os.readlink(demo / "shortcut") == "inside"
 
 

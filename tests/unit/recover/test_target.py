@@ -25,7 +25,6 @@ def test_an_absolute_link_leads_below_the_root_not_to_the_host(places: tuple[Pat
     root, elsewhere = places
     (root / "var").mkdir()
     (root / "var/log").symlink_to(elsewhere)  # absolute: in the recovered system it is <root>/<elsewhere>
-    assert target.resolve(root, "/var/log/rear/x.log") == root / str(elsewhere).lstrip("/") / "rear/x.log"
     with target.directory(root, "/var/log/rear", create=True) as where:
         assert where.path == root / str(elsewhere).lstrip("/") / "rear"
     assert (root / str(elsewhere).lstrip("/") / "rear").is_dir()
@@ -35,9 +34,9 @@ def test_an_absolute_link_leads_below_the_root_not_to_the_host(places: tuple[Pat
 def test_dot_dot_stops_at_the_root(places: tuple[Path, Path]) -> None:
     root, elsewhere = places
     (root / "up").symlink_to("../../../elsewhere")
-    assert target.resolve(root, "up/file") == root / "elsewhere/file"
-    assert target.resolve(root, "../../elsewhere") == root / "elsewhere"
-    target.write_file(root, "up/file", b"data")
+    assert target.write_file(root, "up/file", b"data") == root / "elsewhere/file"
+    with target.directory(root, "../../elsewhere") as where:
+        assert where.path == root / "elsewhere"
     assert (root / "elsewhere/file").read_bytes() == b"data"
     assert list(elsewhere.iterdir()) == []
 
@@ -47,7 +46,9 @@ def test_links_inside_the_root_are_followed(places: tuple[Path, Path]) -> None:
     (root / "usr/bin").mkdir(parents=True)
     (root / "bin").symlink_to("usr/bin")
     (root / "sbin").symlink_to("/bin")
-    assert target.resolve(root, "/sbin/tool") == root / "usr/bin/tool"
+    with target.directory(root, "/sbin") as where:
+        assert where.path == root / "usr/bin"
+    assert target.write_file(root, "/sbin/tool", b"") == root / "usr/bin/tool"
 
 
 def test_a_loop_of_links_is_an_error_not_a_hang(places: tuple[Path, Path]) -> None:
