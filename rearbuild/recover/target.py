@@ -130,6 +130,33 @@ def _walk_to(walk: _Walk, relative: str | PurePosixPath, *, create: bool, mode: 
         walk.enter(name, create=create, mode=mode)
 
 
+def locate(root: Path, relative: str | PurePosixPath) -> Path | None:
+    """Where relative is in the recovered system at root, every link (the last one too) followed inside root as a
+    chroot of root would: a path below root with no link in it, or None when nothing is there. For reading what
+    the restored system holds (its boot loader, its kernels) rather than what the rescue system holds."""
+    walk = _Walk(root)
+    try:
+        todo = deque(_parts(relative))
+        while todo:
+            name = todo.popleft()
+            if name == "..":
+                walk.up()
+                continue
+            target = walk.link(name)
+            if target is not None:
+                todo.extendleft(reversed(target))
+                continue
+            if not todo:
+                os.lstat(name, dir_fd=walk.fds[-1])
+                return walk.path / name
+            walk.enter(name, create=False, mode=0)
+        return walk.path
+    except OSError:  # missing, a file on the way, a loop of links
+        return None
+    finally:
+        walk.close()
+
+
 @contextlib.contextmanager
 def directory(
     root: Path, relative: str | PurePosixPath, *, create: bool = False, mode: int = 0o755

@@ -122,3 +122,18 @@ def test_a_demo_directory_others_can_write_is_refused(places: tuple[Path, Path])
     os.chmod(root, 0o1777)
     with pytest.raises(UserError, match="can be written by other users"):
         target.check_before_restore(root, demo=True)
+
+
+def test_locate_reads_the_restored_system_not_the_rescue_system(places: tuple[Path, Path]) -> None:
+    root, elsewhere = places
+    (elsewhere / "grub-install").write_text("the rescue system's\n")
+    (root / "usr/sbin").mkdir(parents=True)
+    (root / "sbin").symlink_to(elsewhere)  # in the restored system: <root>/<elsewhere>, which is missing
+    assert target.locate(root, "sbin/grub-install") is None
+    (root / "usr/sbin/grub-install").write_text("its own\n")
+    (root / "boot").symlink_to("/usr/sbin")
+    assert target.locate(root, "/boot/grub-install") == root / "usr/sbin/grub-install"
+    (root / "usr/sbin/link").symlink_to("../../usr/sbin/grub-install")
+    assert target.locate(root, "usr/sbin/link") == root / "usr/sbin/grub-install"
+    assert target.locate(root, "/") == root
+    assert target.locate(root, "usr/sbin/grub-install/x") is None
