@@ -207,46 +207,68 @@ def _below(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def links_leaving(root: Path) -> list[tuple[Path, str]]:
-    """The symbolic links below root that lead out of it as the host resolves them (as tar does): each with
-    where it leads. Dangling ones count too: what they name may exist by the time something follows them."""
+def _open_to_others(st: os.stat_result) -> bool:
+    return st.st_uid not in (0, os.geteuid()) or bool(st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+@dataclass(frozen=True)
+class Hazards:
+    """What in a target could lead a restore (tar, as root) out of it."""
+
+    # links leading out of it as the host resolves them (as tar does), with where they lead; dangling ones
+    # count too: what they name may exist by the time something follows them
+    links: tuple[tuple[Path, str], ...] = ()
+    # directories (the target too) other users can write: they could plant such a link while the restore runs
+    open_dirs: tuple[Path, ...] = ()
+
+
+def hazards(root: Path) -> Hazards:
     real_root = os.path.realpath(root)
-    found: list[tuple[Path, str]] = []
+    links: list[tuple[Path, str]] = []
+    open_dirs: list[Path] = [root] if _open_to_others(os.stat(root)) else []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         if here == root:
             dirnames[:] = [d for d in dirnames if not (d in _BOUND and os.path.ismount(here / d))]
         for name in [*dirnames, *filenames]:
             path = here / name
-            if path.is_symlink():
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
                 leads = os.path.realpath(path)
                 if not _below(leads, real_root):
-                    found.append((path, leads))
-    return sorted(found)
+                    links.append((path, leads))
+            elif stat.S_ISDIR(st.st_mode) and _open_to_others(st):
+                open_dirs.append(path)
+    return Hazards(tuple(sorted(links)), tuple(sorted(open_dirs)))
+
+
+def _more(count: int) -> str:
+    return f" and {count - 1} more (listed in the log)" if count > 1 else ""
 
 
 def check_before_restore(root: Path, *, demo: bool) -> None:
-    """Refuse a target the restore (tar, as root) could be led out of: links leading out of it, and for a --demo
-    directory one that others can write into (they could plant such a link while the restore runs)."""
-    if demo:
-        st = os.stat(root)
-        if st.st_uid not in (0, os.geteuid()) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise UserError(
-                f"refusing to restore into {root}: {root} can be written by other users "
-                f"(owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o}), who could plant a link out of it "
-                "while the restore runs",
-                hint="nothing was written; restore into a new directory only you can write, e.g. --demo /root/demo",
-            )
-    leaving = links_leaving(root)
-    if not leaving:
+    """Refuse a target the restore could be led out of: links leading out of it, and in a --demo directory
+    directories other users can write. (/mnt/local is in the rescue system, where nobody else works.)"""
+    found = hazards(root)
+    if demo and found.open_dirs:
+        for path in found.open_dirs:
+            log.info("other users can write into %s", path)
+        first = found.open_dirs[0]
+        st = os.stat(first)
+        raise UserError(
+            f"refusing to restore into {root}: {first} can be written by other users (owner uid {st.st_uid}, "
+            f"mode {stat.S_IMODE(st.st_mode):04o}){_more(len(found.open_dirs))}, who could plant a link out of it "
+            "while the restore runs",
+            hint="nothing was written; restore into a new directory only you can write, e.g. --demo /root/demo",
+        )
+    if not found.links:
         return
-    for path, leads in leaving:
+    for path, leads in found.links:
         log.info("link out of the target: %s -> %s", path, leads)
-    first, leads = leaving[0]
-    more = f" and {len(leaving) - 1} more (listed in the log)" if len(leaving) > 1 else ""
+    first, leads = found.links[0]
     where = "restore into a new, empty directory" if demo else f"mount only the recreated file systems at {root}"
     raise UserError(
         f"refusing to restore into {root}: {root} holds symbolic links leading out of it, which the restore would "
-        f"write through: {first} -> {leads}{more}",
+        f"write through: {first} -> {leads}{_more(len(found.links))}",
         hint=f"nothing was written; {where}, or remove those links",
     )

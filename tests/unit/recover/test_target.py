@@ -88,7 +88,7 @@ def test_links_leaving_as_the_host_resolves_them(places: tuple[Path, Path]) -> N
     (root / "etc/gone").symlink_to("/nonexistent/place")  # dangling: it may exist by the time it is followed
     (root / "etc/inside").symlink_to("../var")  # inside, but on to a link that leaves: counts
     (root / "bin").symlink_to("etc")  # stays inside
-    found = dict(target.links_leaving(root))
+    found = dict(target.hazards(root).links)
     assert found == {
         root / "var": str(elsewhere),
         root / "etc/up": str(elsewhere),
@@ -117,11 +117,22 @@ def test_an_empty_or_self_contained_target_passes(places: tuple[Path, Path]) -> 
     target.check_before_restore(root, demo=False)
 
 
-def test_a_demo_directory_others_can_write_is_refused(places: tuple[Path, Path]) -> None:
+def test_a_demo_directory_others_can_write_into_is_refused(places: tuple[Path, Path]) -> None:
     root, _ = places
     os.chmod(root, 0o1777)
-    with pytest.raises(UserError, match="can be written by other users"):
+    with pytest.raises(UserError, match=f"{root}: {root} can be written by other users .*mode 1777"):
         target.check_before_restore(root, demo=True)
+    os.chmod(root, 0o755)
+    (root / "home/user").mkdir(parents=True)
+    (root / "tmp").mkdir(mode=0o700)
+    os.chmod(root / "tmp", 0o1777)
+    if os.geteuid() == 0:
+        os.chown(root / "home/user", 1234, 1234)
+    with pytest.raises(UserError) as raised:
+        target.check_before_restore(root, demo=True)
+    expected = root / ("home/user" if os.geteuid() == 0 else "tmp")
+    assert f"{expected} can be written by other users" in str(raised.value)
+    target.check_before_restore(root, demo=False)  # the rescue system: nobody else works there
 
 
 def test_locate_reads_the_restored_system_not_the_rescue_system(places: tuple[Path, Path]) -> None:
