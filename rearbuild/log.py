@@ -107,6 +107,7 @@ def copy_log_below(log_file: Path, root: Path, relative: str) -> Path | None:
     root. Returns where it went, or None (with a warning) when it could not go there: the recovery is done."""
     _flush()
     try:
+        # 0600: the log names disks, devices and paths of the recovered system, for root only
         return target.write_file(root, relative, log_file.read_bytes(), mode=0o600)
     except OSError as exc:
         log.warning("the recovery log was not copied to %s in %s: %s", relative, root, exc)

@@ -13,7 +13,7 @@ import io
 import os
 import shutil
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,14 @@ pytestmark = [
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "layout"
 
 Cli = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture(autouse=True)
+def usual_umask() -> Iterator[None]:
+    """Directories made here are 0755 whatever the caller's umask: group-writable ones are refused in a demo."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
 
 
 @pytest.fixture

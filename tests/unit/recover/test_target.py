@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rearbuild.errors import UserError
 from rearbuild.recover import target
+
+
+@pytest.fixture(autouse=True)
+def usual_umask() -> Iterator[None]:
+    """Directories made here are 0755 whatever the caller's umask: group-writable ones are refused in a demo."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
 
 
 @pytest.fixture
