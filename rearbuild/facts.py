@@ -111,8 +111,13 @@ def read_os_release(sysroot: Path = Path("/")) -> dict[str, str]:
             break
     else:
         return {}
+    return parse_os_release(path.read_text(errors="replace"))
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """os-release(5) text as its fields."""
     fields: dict[str, str] = {}
-    for line in path.read_text(errors="replace").splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue

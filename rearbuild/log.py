@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from rearbuild.recover import target
+
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
 
@@ -86,10 +88,27 @@ def timed(what: str, level: int = logging.INFO) -> Iterator[None]:
         log.log(level, "%s: %.2f s", what, time.monotonic() - started)
 
 
-def copy_log(log_file: Path, destination: Path) -> Path:
-    """The log of this run so far, copied to destination (its directory made); returns destination."""
+def _flush() -> None:
     for handler in logging.getLogger("rearbuild").handlers:
         handler.flush()
+
+
+def copy_log(log_file: Path, destination: Path) -> Path:
+    """The log of this run so far, copied to destination (its directory made); returns destination."""
+    _flush()
     destination.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log_file, destination)
     return destination
+
+
+def copy_log_below(log_file: Path, root: Path, relative: str) -> Path | None:
+    """The log of this run so far, written to relative (e.g. var/log/rear/x.log) in the recovered system at
+    root, resolved as a chroot of root would (recover.target): the restored system's links never lead it out of
+    root. Returns where it went, or None (with a warning) when it could not go there: the recovery is done."""
+    _flush()
+    try:
+        # 0600: the log names disks, devices and paths of the recovered system, for root only
+        return target.write_file(root, relative, log_file.read_bytes(), mode=0o600)
+    except OSError as exc:
+        log.warning("the recovery log was not copied to %s in %s: %s", relative, root, exc)
+        return None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from rearbuild.errors import UserError
+from rearbuild.recover import target
 
 log = logging.getLogger("rearbuild.backup")
 
@@ -96,29 +97,49 @@ def _archived(path: str, includes: Iterable[str]) -> bool:
     return any(path == i or PurePosixPath(i) in PurePosixPath(path).parents for i in includes)
 
 
-def recreate_missing(entries: Iterable[DirEntry], target: Path, includes: Iterable[str] | None = None) -> list[str]:
-    """Create what is missing below target with its recorded mode and owner; returns the paths changed.
+def _set_owner_mode(where: target.Directory, name: str, entry: DirEntry) -> None:
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=where.fd)
+    try:
+        os.fchown(fd, entry.uid, entry.gid)
+        os.fchmod(fd, entry.mode)  # after chown, which clears setuid/setgid bits
+    finally:
+        os.close(fd)
 
+
+def _recreate(entry: DirEntry, where: target.Directory, name: str, archived: tuple[str, ...]) -> bool:
+    """One entry in its (resolved) parent directory; True when it was made."""
+    try:
+        st = os.lstat(name, dir_fd=where.fd)
+    except FileNotFoundError:
+        pass
+    else:
+        if entry.link_target is None and stat.S_ISDIR(st.st_mode) and not _archived(entry.path, archived):
+            _set_owner_mode(where, name, entry)
+        return False
+    if entry.link_target is not None:
+        os.symlink(entry.link_target, name, dir_fd=where.fd)
+    else:
+        os.mkdir(name, 0o700, dir_fd=where.fd)
+        _set_owner_mode(where, name, entry)
+    return True
+
+
+def recreate_missing(entries: Iterable[DirEntry], root: Path, includes: Iterable[str] | None = None) -> list[str]:
+    """Create what is missing below root (the target) with its recorded mode and owner; returns the paths made.
+
+    Paths are resolved as in a chroot of root (recover.target): a link the restored system holds, e.g.
+    /var/run -> /run, leads to its /run, never out of root. What cannot be made is a warning.
     includes: what the archive held. A recorded directory outside all of them was not archived: if tar created
     it as the parent of an include, its mode and owner are set from the record as well.
     """
     archived = tuple(includes) if includes is not None else ("/",)
     created: list[str] = []
     for entry in sorted(entries, key=lambda e: e.path):
-        where = target / entry.path.lstrip("/")
-        if os.path.lexists(where):
-            is_dir = entry.link_target is None and where.is_dir() and not where.is_symlink()
-            if is_dir and not _archived(entry.path, archived):
-                os.chown(where, entry.uid, entry.gid)
-                os.chmod(where, entry.mode)
-            continue
-        where.parent.mkdir(parents=True, exist_ok=True)
-        if entry.link_target is not None:
-            os.symlink(entry.link_target, where)
-        else:
-            where.mkdir()
-            os.chown(where, entry.uid, entry.gid)
-            os.chmod(where, entry.mode)  # after chown, which clears setuid/setgid bits
-        created.append(entry.path)
-        log.info("recreated %s", entry.line())
+        try:
+            with target.parent(root, entry.path, create=True) as (where, name):
+                if _recreate(entry, where, name, archived):
+                    created.append(entry.path)
+                    log.info("recreated %s in %s", entry.line(), where.path)
+        except (OSError, ValueError) as exc:
+            log.warning("%s not recreated below %s: %s", entry.path, root, exc)
     return created

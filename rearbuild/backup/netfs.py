@@ -46,6 +46,7 @@ from rearbuild.layout.disklayout import read_layout
 from rearbuild.layout.model import Layout
 from rearbuild.log import notice
 from rearbuild.recover.options import RecoverOptions
+from rearbuild.recover.target import check_before_restore
 from rearbuild.run import run
 from rearbuild.url import Reach, Url, Use
 
@@ -409,14 +410,14 @@ def verify_backup(s: NetfsSettings, mount_dir: Path) -> Path:
 def _target(options: RecoverOptions) -> Path:
     target = options.target_root
     if options.demo:
-        target.mkdir(parents=True, exist_ok=True)
-        return target
-    if not os.path.ismount(target):
+        target.mkdir(mode=0o755, parents=True, exist_ok=True)
+    elif not os.path.ismount(target):
         raise UserError(
             f"nothing is mounted at {target}: the restore writes into the recreated file systems mounted there",
             hint="run rearbuild recover (which recreates and mounts them), mount them yourself for restoreonly, "
             "or use --demo DIR",
         )
+    check_before_restore(target, demo=options.demo)
     return target
 
 

@@ -12,6 +12,7 @@ from rearbuild.errors import UserError
 from rearbuild.layout.model import Disk, Fs, FsType, Layout, Part
 from rearbuild.layout.partitions import PartFlag
 from rearbuild.log import notice
+from rearbuild.recover import target
 from rearbuild.recover.chroot import chroot_mounts
 from rearbuild.run import run
 
@@ -48,8 +49,10 @@ class BootPlan:
 
 
 def _find_grub_install(root: Path) -> str | None:
+    """The restored system's grub-install, looked up as its chroot sees it (a link never leads to the rescue
+    system's own)."""
     for candidate in ("usr/sbin/grub-install", "usr/sbin/grub2-install", "sbin/grub-install", "sbin/grub2-install"):
-        if (root / candidate).exists():
+        if target.locate(root, candidate) is not None:
             return "/" + candidate
     return None
 

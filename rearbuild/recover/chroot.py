@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rearbuild.recover import target as target_paths
 from rearbuild.run import run
 
 log = logging.getLogger("rearbuild.recover")
@@ -21,8 +22,10 @@ def chroot_mounts(root: Path) -> Iterator[Path]:
     mounted: list[Path] = []
     try:
         for name in _BINDS:
-            target = root / name
-            target.mkdir(exist_ok=True)
+            # The restored system's own /dev may be a link (dev -> /elsewhere): mount resolves the path as the
+            # rescue system sees it, so bind where the chroot will find it, never outside root.
+            with target_paths.directory(root, name, create=True) as where:
+                target = where.path
             if os.path.ismount(target):
                 continue
             run(["mount", "--rbind", f"/{name}", str(target)])

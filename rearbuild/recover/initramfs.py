@@ -23,8 +23,9 @@ from rearbuild import newc
 from rearbuild.collect.kmod.names import module_stem, normalize
 from rearbuild.compression import Codec
 from rearbuild.errors import UserError
-from rearbuild.facts import read_os_release
+from rearbuild.facts import parse_os_release
 from rearbuild.log import notice
+from rearbuild.recover import target
 from rearbuild.recover.chroot import chroot, chroot_mounts
 from rearbuild.run import run
 
@@ -114,33 +115,47 @@ class Decision:
         return bool(self.reasons)
 
 
+# Every file of the restored system is looked up as its chroot sees it (recover.target.locate): a link in it
+# (boot -> /x) names its own /x, never a file of the rescue system.
+
+
+def _file(root: Path, relative: str) -> Path | None:
+    found = target.locate(root, relative)
+    return found if found is not None and found.is_file() else None
+
+
 def installed(root: Path) -> list[Initramfs]:
     """The kernels of the restored system that have an initramfs, with its path."""
+    boot = target.locate(root, "boot")
+    if boot is None or not boot.is_dir():
+        return []
     found = []
-    for kernel in sorted((root / "boot").glob("vmlinuz-*")):
+    for kernel in sorted(boot.glob("vmlinuz-*")):
         version = kernel.name[len("vmlinuz-") :]
         for name in (f"initrd.img-{version}", f"initramfs-{version}.img", f"initrd-{version}"):
-            if (root / "boot" / name).is_file():
-                found.append(Initramfs(version, root / "boot" / name))
+            path = _file(root, f"boot/{name}")
+            if path is not None:
+                found.append(Initramfs(version, path))
                 break
     return found
 
 
 def builtin_modules(root: Path, version: str) -> frozenset[str]:
     """The module names of lib/modules/VERSION/modules.builtin of the restored system (none without it)."""
-    builtin = root / "lib/modules" / version / "modules.builtin"
-    if not builtin.is_file():
+    builtin = _file(root, f"lib/modules/{version}/modules.builtin")
+    if builtin is None:
         return frozenset()
     return frozenset(name for line in builtin.read_text().splitlines() if (name := module_stem(line)) is not None)
 
 
 def rebuild_command(root: Path, version: str) -> tuple[str, ...] | None:
     """The distribution's command that rebuilds the initramfs of one kernel, run in a chroot of root."""
-    release = read_os_release(root)
+    release_file = _file(root, "etc/os-release") or _file(root, "usr/lib/os-release")
+    release = parse_os_release(release_file.read_text(errors="replace")) if release_file is not None else {}
     family = {release.get("ID", ""), *release.get("ID_LIKE", "").split()}
-    if family & {"debian", "ubuntu"} and (root / "usr/sbin/update-initramfs").exists():
+    if family & {"debian", "ubuntu"} and target.locate(root, "usr/sbin/update-initramfs") is not None:
         return tuple(chroot(root, "update-initramfs", "-u", "-k", version))
-    if (root / "usr/bin/dracut").exists() or (root / "usr/sbin/dracut").exists():
+    if target.locate(root, "usr/bin/dracut") is not None or target.locate(root, "usr/sbin/dracut") is not None:
         return tuple(chroot(root, "dracut", "-f", f"/boot/initramfs-{version}.img", version))
     return None
 

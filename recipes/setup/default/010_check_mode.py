@@ -20,7 +20,7 @@ def main(ctx: Context) -> None:
             "(restores into DIR, touches no disk) or --plan",
         )
     if options.demo_dir is not None:
-        options.demo_dir.mkdir(parents=True, exist_ok=True)
+        options.demo_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
         if any(options.demo_dir.iterdir()):
             notice("demo recovery into %s (not empty: restored files are added to what is there)", options.demo_dir)
         else:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
+
+import pytest
 
 from rearbuild.backup import directories
 
@@ -30,3 +33,38 @@ def test_directory_record_round_trip(tmp_path: Path) -> None:
     assert os.readlink(target / "bin") == "usr/bin"
     if os.geteuid() == 0:
         assert ((target / "srv").stat().st_uid, (target / "srv").stat().st_gid) == (1234, 5678)
+
+
+def test_recreating_follows_the_restored_systems_links_inside_the_target(tmp_path: Path) -> None:
+    """var -> <elsewhere> (absolute) and run -> ../../elsewhere in the restored tree are that system's own places:
+    what is missing is made below the target, never in the real <elsewhere>."""
+    target, elsewhere = tmp_path / "target", tmp_path / "elsewhere"
+    target.mkdir()
+    elsewhere.mkdir()
+    (target / "var").symlink_to(elsewhere)
+    (target / "run").symlink_to("../../elsewhere")
+    entries = (
+        directories.DirEntry("/var/lib", 0o700),
+        directories.DirEntry("/run/lock", 0o1777),
+        directories.DirEntry("/var/run", link_target="/run"),
+    )
+    changed = directories.recreate_missing(entries, target)
+    assert list(elsewhere.iterdir()) == []
+    assert changed == ["/run/lock", "/var/lib", "/var/run"]
+    var = target / str(elsewhere).lstrip("/")
+    assert stat.S_IMODE((var / "lib").stat().st_mode) == 0o700
+    assert os.readlink(var / "run") == "/run"
+    assert stat.S_IMODE((target / "elsewhere/lock").stat().st_mode) == 0o1777
+
+
+def test_what_cannot_be_recreated_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a run in this process (the CLI tests) keeps rearbuild's records from the root logger caplog listens on
+    monkeypatch.setattr(logging.getLogger("rearbuild"), "propagate", True)
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "srv").write_text("a file where a directory was recorded\n")
+    changed = directories.recreate_missing((directories.DirEntry("/srv/data"), directories.DirEntry("/opt")), target)
+    assert changed == ["/opt"]
+    assert "/srv/data not recreated below" in caplog.text

@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
+import shutil
 from pathlib import Path
 
 import pytest
 
 from rearbuild.build.cpio import Entry, write_cpio
+from rearbuild.layout.model import Layout
+from rearbuild.recover.bootloader import Firmware, plan_boot
 from rearbuild.recover.initramfs import RebuildChoice, decide, has_module, installed, members, rebuild_command
 
 EPOCH = 1_700_000_000
@@ -100,3 +103,28 @@ def test_dracut_command(tmp_path: Path) -> None:
 def test_rebuild_choice(answer: bool | None, choice: RebuildChoice) -> None:
     # REBUILD_INITRAMFS is read with Config.tristate: yes, no, or empty for "when needed"
     assert RebuildChoice.of(answer) is choice
+
+
+def test_links_of_the_restored_system_are_read_inside_it(tmp_path: Path) -> None:
+    """boot -> <elsewhere> and usr -> <elsewhere> (absolute) name the restored system's own <elsewhere>: the
+    kernels, initramfs and tools of the rescue system at the real <elsewhere> are not the restored system's."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "sbin").mkdir(parents=True)
+    (elsewhere / f"vmlinuz-{KVER}").write_bytes(b"kernel")
+    (elsewhere / f"initrd.img-{KVER}").write_bytes(cpio("init"))
+    (elsewhere / "sbin/update-initramfs").write_text("#!/bin/sh\n")
+    (elsewhere / "os-release").write_text("ID=debian\n")
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("boot", "usr", "etc"):
+        (root / name).symlink_to(elsewhere)
+    assert installed(root) == []
+    assert rebuild_command(root, KVER) is None
+    assert plan_boot(Layout(), root, firmware=Firmware.BIOS).grub_install is None
+    inside = root / str(elsewhere).lstrip("/")  # where they are in the restored system
+    shutil.copytree(elsewhere, inside)
+    assert [i.path for i in installed(root)] == [inside / f"initrd.img-{KVER}"]
+    assert rebuild_command(root, KVER) == ("chroot", str(root), "update-initramfs", "-u", "-k", KVER)
+    assert plan_boot(Layout(), root, firmware=Firmware.BIOS).grub_install is None  # usr/sbin/grub-install: none
+    (inside / "sbin/grub-install").write_text("#!/bin/sh\n")
+    assert plan_boot(Layout(), root, firmware=Firmware.BIOS).grub_install == "/usr/sbin/grub-install"
