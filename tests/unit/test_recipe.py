@@ -146,6 +146,7 @@ def test_shell_recipe_gets_no_secret_on_any_command_line(rear_env: RearEnv, rear
     rear_env.write(
         "etc/recipes/layout/save/100_cmdline.sh",
         'cat /proc/$$/cmdline /proc/$PPID/cmdline > "$VAR_DIR/cmdlines"\n'
+        'stat -c %a "$0" "${0%/*}" > "$VAR_DIR/modes"\n'
         'test "$BACKUP_PROG_CRYPT_KEY" = ' + SECRET + ' && echo seen > "$VAR_DIR/seen"\n',
     )
     rear_env.write("etc/local.conf", f"BACKUP=NETFS\nBACKUP_PROG_CRYPT_KEY={SECRET}\n")
@@ -154,6 +155,8 @@ def test_shell_recipe_gets_no_secret_on_any_command_line(rear_env: RearEnv, rear
     assert (rear_env.var_dir / "seen").exists()  # the recipe still gets the value
     cmdlines = (rear_env.var_dir / "cmdlines").read_bytes()
     assert b"bash" in cmdlines and SECRET.encode() not in cmdlines
+    # the values travel in a script only root can read, in a directory only root can enter
+    assert (rear_env.var_dir / "modes").read_text().split() == ["600", "700"]
     assert not any(SECRET in p.read_text() for p in rear_env.log_dir.iterdir())  # -D logs every argv
 
 

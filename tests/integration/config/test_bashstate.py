@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +24,8 @@ Run = Callable[..., tuple[int, str, str]]
 
 # Python's streams under a UTF-8 locale other than C.UTF-8 (en_US.UTF-8, ...): stdout refuses undecodable bytes.
 UTF8_LOCALE = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+
+NOBODY = 65534  # uid and gid of nobody (Debian base-passwd)
 
 SLEEP = 20  # seconds the background job lives; the run must end long before
 
@@ -76,3 +81,25 @@ def test_non_utf8_values_are_dumped_as_the_bytes_bash_holds(rear_env: RearEnv) -
     assert done.returncode == 0, done.stderr
     assert b"OUTPUT_URL='file:///srv/\xff'" in done.stdout
     assert b"Traceback" not in done.stderr and b"Logging error" not in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to run as another user")
+def test_a_config_dir_the_user_cannot_read_is_refused() -> None:
+    # Run for real as an unprivileged user (nobody) against root's 0700 configuration directory.
+    root = Path(tempfile.mkdtemp(prefix="rearbuild-unreadable."))
+    try:
+        root.chmod(0o755)
+        etc = root / "etc"
+        etc.mkdir(mode=0o700)
+        (etc / "local.conf").write_text("OUTPUT=USB\n")
+        for name in ("var", "log", "tmp"):
+            (root / name).mkdir()
+            os.chown(root / name, NOBODY, NOBODY)
+        as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        argv = [sys.executable, "-m", "rearbuild", "-c", str(etc), "--var-dir", str(root / "var")]
+        argv += ["--log-dir", str(root / "log"), "--tmpdir", str(root / "tmp"), "dump"]
+        done = subprocess.run(as_nobody + argv, capture_output=True, text=True, timeout=60, cwd=root)
+        assert done.returncode == 1 and done.stdout == ""
+        assert f"cannot read the configuration directory {etc}: permission denied" in done.stderr
+    finally:
+        shutil.rmtree(root)

@@ -97,3 +97,10 @@ def test_non_utf8_output_and_huge_values_are_read_and_logged(rear_env: RearEnv, 
     assert "bad byte \\xff" in err  # the byte escaped on the terminal
     assert "bad byte \\xff" in next(rear_env.log_dir.iterdir()).read_text()
     assert "a" * 5000000 in out
+
+
+def test_a_bash_error_about_a_huge_word_stays_short(rear_env: RearEnv, rearbuild: Run) -> None:
+    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\n$(head -c 5000000 /dev/zero | tr '\\0' a)\n")
+    status, _, err = rearbuild("dump")
+    assert status == 1 and f"{local}: line 2: aaaa" in err
+    assert len(err) < 2000
