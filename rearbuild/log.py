@@ -20,13 +20,19 @@ logging.addLevelName(NOTICE, "NOTICE")
 log = logging.getLogger("rearbuild")
 
 
+# C0 controls but tab and newline, DEL, and the C1 controls U+0080..U+009F (CSI among them): a line of binary
+# garbage quoted in an error must not send escape sequences to the terminal. (Progress writes its \r directly.)
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n"}
+
+
 def printable(text: str) -> str:
-    """Text safe to write as UTF-8: a byte that is not UTF-8 (values and output are read with surrogateescape)
-    becomes \\xNN instead of an encoding error in the middle of logging."""
+    """Text safe to write as UTF-8 and show on a terminal: a byte that is not UTF-8 (values and output are read
+    with surrogateescape) or a control character becomes \\xNN, not an encoding error in the middle of logging."""
     try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate surrogateescape did not make (U+D800..U+DC7F)
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.translate(_CONTROLS)
 
 
 class _File(logging.Formatter):

@@ -66,6 +66,8 @@ def _extra_file(paths: Paths, name: str) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    for candidate in candidates:
+        config_file(candidate)  # a FIFO, a directory, a dangling link: say what is there, not "not found"
     raise UserError(
         f"configuration file {name!r} given with -C not found (looked for {', '.join(map(str, candidates))})",
         hint="give an absolute path or a file name inside the config directory",

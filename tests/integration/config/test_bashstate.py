@@ -66,12 +66,13 @@ def test_a_background_job_in_a_shell_recipe_does_not_block_the_run(
 
 def test_binary_garbage_gives_the_error_line_and_no_traceback(rear_env: RearEnv) -> None:
     local = rear_env.config_dir / "local.conf"
-    local.write_bytes(b"OUTPUT=ISO\n\xb7\xfd2Q]\xfd;X\xf5q\x9b\xcfy )\x00\xff\n")
+    local.write_bytes(b"OUTPUT=ISO\n\xb7\xfd2Q]\xfd;X\xf5q\x9b\xcfy\x1b[2J )\x00\xff\n")
     done = subprocess.run(rear_env.command("dump"), capture_output=True, timeout=60, env=UTF8_LOCALE)
     err = done.stderr.decode("utf-8", "replace")
     assert done.returncode == 1 and done.stdout == b""
     assert f"ERROR: error in configuration: {local}: line 2" in err
     assert "Traceback" not in err and "Logging error" not in err
+    assert "\x1b" not in err and "\\x1b[2J" in err  # no escape sequence reaches the terminal
     assert f"{local}: line 2" in next(rear_env.log_dir.iterdir()).read_text()
 
 

@@ -145,6 +145,15 @@ def test_a_config_file_that_is_not_a_file_is_refused(rear_env: RearEnv, rearbuil
     assert f"{path} is a {kind}" in err and "hint:" in err
 
 
+@pytest.mark.parametrize("kind", ["directory", "dangling symlink", "fifo"])
+def test_an_extra_config_that_is_not_a_file_is_named(rear_env: RearEnv, rearbuild: Run, kind: str) -> None:
+    path = rear_env.root / "extra.conf"
+    make_kind(path, kind)
+    status, out, err = rearbuild("-C", str(path), "dump")
+    assert status == 1 and out == ""
+    assert f"{path} is a {kind}" in err
+
+
 def test_a_missing_default_config_dir_is_fine(rear_env: RearEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     # a fresh machine has no /etc/rear: the defaults apply; only a directory the user named must exist
     assert Paths.resolve(environ={}).config_dir_required is False
