@@ -3,12 +3,16 @@ and a missing -C file."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from rearbuild.config.loader import LoadRequest, load
+from rearbuild.errors import UserError
+from rearbuild.facts import detect
 from rearbuild.paths import Paths
 from tests.conftest import RearEnv
 
@@ -154,11 +158,18 @@ def test_an_extra_config_that_is_not_a_file_is_named(rear_env: RearEnv, rearbuil
     assert f"{path} is a {kind}" in err
 
 
-def test_a_missing_default_config_dir_is_fine(rear_env: RearEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_default_config_dir_is_fine(rear_env: RearEnv) -> None:
     # a fresh machine has no /etc/rear: the defaults apply; only a directory the user named must exist
     assert Paths.resolve(environ={}).config_dir_required is False
     assert Paths.resolve(config_dir="/x", environ={}).config_dir_required is True
     assert Paths.resolve(environ={"REARBUILD_CONFIG_DIR": "/x"}).config_dir_required is True
+    named = Paths.resolve(config_dir=str(rear_env.root / "absent"), share_dir=str(rear_env.share_dir), environ={})
+    request = LoadRequest(paths=named, workflow="dump", facts=detect(), readonly={}, presets={"HOSTNAME": "h"})
+    with pytest.raises(UserError, match="does not exist"):
+        load(request)
+    default = dataclasses.replace(named, config_dir_required=False)
+    config, _ = load(dataclasses.replace(request, paths=default))
+    assert config.text("OUTPUT") == "ISO"
 
 
 def make_kind(path: Path, kind: str) -> None:
