@@ -119,7 +119,8 @@ def run_script(lines: Sequence[str], workdir: Path, *, env: Mapping[str, str] | 
     descriptor = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write("\n".join([*prologue, *lines, ""]).encode("utf-8", "surrogateescape"))
-    result = run(["/bin/bash", "--noprofile", "--norc", str(script)], env=dict(env) if env else None, check=False)
+    environment = None if env is None else dict(env)
+    result = run(["/bin/bash", "--noprofile", "--norc", str(script)], env=environment, check=False)
 
     def read(path: Path) -> bytes:
         try:
