@@ -80,6 +80,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# An error is one line a person reads: a value of megabytes (a 5 MB BACKUP_URL quoted in a message) is cut here.
+# The cut message still names the problem, which comes first; the traceback in the log keeps everything.
+_MESSAGE_MAX = 1000
+
+
+def _cut(text: str) -> str:
+    if len(text) <= _MESSAGE_MAX:
+        return text
+    return f"{text[:_MESSAGE_MAX]}... ({len(text) - _MESSAGE_MAX} more characters)"
+
+
+def _report(exc: UserError) -> None:
+    log.error("%s", _cut(exc.message))
+    if exc.hint:
+        log.error("hint: %s", _cut(exc.hint))
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signal.Signals(signum).name)
 
@@ -129,9 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         workflow = Workflow.parse(args.workflow)
     except UserError as exc:
-        log.error("%s", exc.message)
-        if exc.hint:
-            log.error("hint: %s", exc.hint)
+        _report(exc)
         return 1
     if workflow is Workflow.HELP:
         _parser().print_help()
@@ -142,9 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help printed the workflow's usage
         return int(exc.code or 0)
     except UserError as exc:
-        log.error("%s", exc.message)
-        if exc.hint:
-            log.error("hint: %s", exc.hint)
+        _report(exc)
         return 1
     options = Options(
         workflow=workflow,
@@ -252,9 +265,7 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
             return status
         except UserError as exc:
             to_file("%s", traceback.format_exc())
-            log.error("%s", exc.message)
-            if exc.hint:
-                log.error("hint: %s", exc.hint)
+            _report(exc)
             return 1
         except (KeyboardInterrupt, Terminated) as exc:
             log.error("aborted (%s)", "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else exc)
@@ -262,7 +273,7 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
         except (InternalError, Exception) as exc:
             to_file("%s", traceback.format_exc())
             where = f"; details in {logfile}" if logfile else ""
-            log.error("BUG in rearbuild: %s: %s%s", type(exc).__name__, exc, where)
+            log.error("BUG in rearbuild: %s: %s%s", type(exc).__name__, _cut(str(exc)), where)
             log.error("hint: please report it with the log file")
             return 2
         finally:

@@ -6,6 +6,7 @@ Secret values are masked unless -e.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 from rearbuild import __version__
@@ -40,4 +41,9 @@ def lines(ctx: Context) -> Iterator[str]:
 
 
 def dump(ctx: Context) -> None:
-    print("\n".join(lines(ctx)))
+    # Values keep the bytes bash gave them (surrogateescape): written back as those bytes, the output stays bash
+    # that reproduces each value, and a non-UTF-8 byte is not an encoding error.
+    text = "\n".join(lines(ctx)) + "\n"
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()

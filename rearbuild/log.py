@@ -22,9 +22,29 @@ logging.addLevelName(NOTICE, "NOTICE")
 log = logging.getLogger("rearbuild")
 
 
+# C0 controls but tab and newline, DEL, and the C1 controls U+0080..U+009F (CSI among them): a line of binary
+# garbage quoted in an error must not send escape sequences to the terminal. (Progress writes its \r directly.)
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n"}
+
+
+def printable(text: str) -> str:
+    """Text safe to write as UTF-8 and show on a terminal: a byte that is not UTF-8 (values and output are read
+    with surrogateescape) or a control character becomes \\xNN, not an encoding error in the middle of logging."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate surrogateescape did not make (U+D800..U+DC7F)
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.translate(_CONTROLS)
+
+
+class _File(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 class _Console(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        message = printable(record.getMessage())
         if record.levelno >= logging.ERROR:
             return f"ERROR: {message}"
         if record.levelno >= logging.WARNING:
@@ -60,9 +80,10 @@ def open_logfile(path: Path, *, debug: bool, keep_previous: bool = True) -> logg
     path.parent.mkdir(parents=True, exist_ok=True)
     if keep_previous and path.exists():
         path.replace(path.with_name(path.name + ".old"))
-    handler = logging.FileHandler(path, encoding="utf-8")
+    # errors=: the formatter already escapes bytes; this only guards against a lone surrogate it did not produce
+    handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
     handler.setLevel(logging.DEBUG if debug else logging.INFO)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(_File("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S"))
     logging.getLogger("rearbuild").addHandler(handler)
     return handler
 

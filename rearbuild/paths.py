@@ -38,6 +38,9 @@ class Paths:
     cache_dir: Path
     # /etc/rear-release exists only inside a rescue system (ReaR's build/default/970_add_rear_release.sh).
     rescue_marker: Path
+    # The configuration directory was named (-c, REARBUILD_CONFIG_DIR): it must exist. The default /etc/rear may
+    # be missing (a fresh machine runs on the defaults).
+    config_dir_required: bool = False
 
     @property
     def default_conf(self) -> Path:
@@ -88,4 +91,5 @@ class Paths:
             log_dir=pick(log_dir, "REARBUILD_LOG_DIR", "/var/log/rear"),
             tmpdir=pick(tmpdir, "TMPDIR", "/var/tmp"),
             rescue_marker=pick(None, "REARBUILD_RESCUE_MARKER", "/etc/rear-release"),
+            config_dir_required=bool(config_dir or environ.get("REARBUILD_CONFIG_DIR")),
         )

@@ -20,12 +20,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild.config.bashstate import BASH_OWN, EMIT_FUNCTION, bash_assignment, bash_quote, parse_dump
+from rearbuild.config.bashstate import (
+    BASH_OWN,
+    EMIT_FUNCTION,
+    bash_assignment,
+    bash_quote,
+    parse_dump,
+    run_script,
+)
 from rearbuild.context import READONLY, Context
 from rearbuild.errors import InternalError, UserError
 from rearbuild.layers import recipe_layers
 from rearbuild.log import NOTICE
-from rearbuild.run import run
 
 log = logging.getLogger("rearbuild.recipes")
 
@@ -120,14 +126,14 @@ _LEVELS = {"I": logging.INFO, "D": logging.DEBUG, "N": NOTICE, "W": logging.WARN
 def _run_shell(recipe: Recipe, ctx: Context) -> None:
     variables = ctx.variables()
     with tempfile.TemporaryDirectory(prefix="rearbuild-recipe.") as tmp:
-        msgs, dump = Path(tmp, "messages"), Path(tmp, "dump")
+        # The script carries every value, secrets included: run_script keeps it off the command line.
+        msgs = Path(tmp, "messages")
         lines = [
             "set +o posix",
             "shopt -s nullglob extglob",
             EMIT_FUNCTION,
             _SHELL_FUNCTIONS,
             f"__rb_msgs={bash_quote(str(msgs))}",
-            f"exec 3>{bash_quote(str(dump))}",
         ]
         for name, value in sorted(variables.items()):
             lines.append(bash_assignment(name, value))
@@ -141,9 +147,9 @@ def _run_shell(recipe: Recipe, ctx: Context) -> None:
             f"source {bash_quote(str(recipe.path))}",
             "__rb_emit after",
         ]
-        result = run(["/bin/bash", "--noprofile", "--norc", "-c", "\n".join(lines)], check=False)
+        result = run_script(lines, Path(tmp))
         messages = msgs.read_text(errors="replace").splitlines() if msgs.exists() else []
-        data = dump.read_bytes() if dump.exists() else b""
+        data = result.dump
     failure = None
     for line in messages:
         level, _, text = line.partition(" ")

@@ -2,8 +2,13 @@
 
 ReaR's configuration files are bash: users put `if`, `$(hostname)`, `+=` and arrays in them, so rearbuild does
 not parse them, it lets bash evaluate them and reads the result back. One bash process sources the files in
-order; after each file it writes every variable (name, kind, elements) NUL-separated to a dump stream, so
+order; after each file it writes every variable (name, kind, elements) NUL-separated to a dump file, so
 values survive any quoting, newline or non-ASCII byte, and the file that changed a variable last is known.
+
+The generated script (which carries values, secrets included) is a private file, never bash's argv: the argv of
+every process is world-readable in /proc/PID/cmdline. bash's output goes to files, not pipes, so a background job
+a file starts (`sleep 20 &`) cannot hold the run; and the dump is opened by name for each write, not held on a
+descriptor a file could write to by accident (`echo hi >&3`).
 
 Errors bash prints while sourcing ("local.conf: line 7: syntax error ...", "readonly variable") already name file
 and line: they become a UserError instead of being ignored as ReaR does.
@@ -16,7 +21,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rearbuild.errors import InternalError, UserError
@@ -45,7 +50,8 @@ BASH_OWN = frozenset(
 EMIT_FUNCTION = r"""
 __rb_emit() {
     local __rb_n __rb_k __rb_attr
-    printf 'F\0%s\0' "$1" >&3
+    {
+    printf 'F\0%s\0' "$1"
     for __rb_n in $(compgen -v); do
         case $__rb_n in __rb_*) continue ;; esac
         __rb_attr=${!__rb_n@a}
@@ -53,16 +59,17 @@ __rb_emit() {
         declare -n __rb_r=$__rb_n
         case $__rb_attr in
         *A*)
-            printf 'A\0%s\0%s\0' "$__rb_n" "${#__rb_r[@]}" >&3
-            for __rb_k in "${!__rb_r[@]}"; do printf '%s\0%s\0' "$__rb_k" "${__rb_r[$__rb_k]}" >&3; done ;;
+            printf 'A\0%s\0%s\0' "$__rb_n" "${#__rb_r[@]}"
+            for __rb_k in "${!__rb_r[@]}"; do printf '%s\0%s\0' "$__rb_k" "${__rb_r[$__rb_k]}"; done ;;
         *a*)
-            printf 'a\0%s\0%s\0' "$__rb_n" "${#__rb_r[@]}" >&3
-            for __rb_k in "${__rb_r[@]}"; do printf '%s\0' "$__rb_k" >&3; done ;;
+            printf 'a\0%s\0%s\0' "$__rb_n" "${#__rb_r[@]}"
+            for __rb_k in "${__rb_r[@]}"; do printf '%s\0' "$__rb_k"; done ;;
         *)
-            printf 'S\0%s\0%s\0' "$__rb_n" "${__rb_r-}" >&3 ;;
+            printf 'S\0%s\0%s\0' "$__rb_n" "${__rb_r-}" ;;
         esac
         unset -n __rb_r
     done
+    } >>"$__rb_dump"
 }
 """
 
@@ -84,6 +91,55 @@ class Evaluation:
     values: Mapping[str, Value]
     origins: Mapping[str, str]
     output: str
+    # Variables a layer unset (and no later layer set again), with the label of that layer.
+    unset: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BashRun:
+    """What a generated script left: exit status, what it printed, and its variable dump."""
+
+    returncode: int
+    out: str
+    err: str
+    dump: bytes
+
+
+def run_script(lines: Sequence[str], workdir: Path, *, env: Mapping[str, str] | None = None) -> BashRun:
+    """Run a generated bash script from a private file in workdir (a fresh 0700 directory of the caller).
+
+    The script is passed by path, so no value appears in `ps`; the script itself sends its output to files and
+    defines $__rb_dump for __rb_emit, so neither background jobs nor stray writes to a descriptor disturb it.
+    """
+    script, out, err, dump = (workdir / name for name in ("script", "out", "err", "dump"))
+    prologue = [
+        f"exec >{bash_quote(str(out))} 2>{bash_quote(str(err))}",
+        f"readonly __rb_dump={bash_quote(str(dump))}",
+    ]
+    descriptor = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write("\n".join([*prologue, *lines, ""]).encode("utf-8", "surrogateescape"))
+    environment = None if env is None else dict(env)
+    result = run(["/bin/bash", "--noprofile", "--norc", str(script)], env=environment, check=False)
+
+    def read(path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    # result.out/err hold only what bash printed before the first line redirected its output
+    printed = (result.stdout + read(out)).decode("utf-8", "surrogateescape")
+    errors = (result.stderr + read(err)).decode("utf-8", "surrogateescape")
+    return BashRun(result.returncode, printed, errors, read(dump))
+
+
+# An error line of bash is cut to this many characters in messages: a 5 MB word must not become a 5 MB error.
+_ERROR_LINE_MAX = 300
+
+
+def _short(line: str) -> str:
+    return line if len(line) <= _ERROR_LINE_MAX else line[:_ERROR_LINE_MAX] + f"... ({len(line)} chars)"
 
 
 def bash_quote(value: str) -> str:
@@ -182,7 +238,6 @@ def evaluate(
     layers: Sequence[Layer],
     *,
     env: Mapping[str, str],
-    bash: str = "/bin/bash",
 ) -> Evaluation:
     """Source every layer in order in one bash process and return the resulting variables.
 
@@ -201,19 +256,15 @@ def evaluate(
                 script.append(f"readonly {name}")
         script.append(f"__rb_emit {bash_quote(layer.label)}")
     with tempfile.TemporaryDirectory(prefix="rearbuild-conf.") as tmp:
-        dump_path = Path(tmp, "dump")
-        # fd 3 carries the dump; whatever the files print on stdout is only logged.
-        driver = f"exec 3>{bash_quote(str(dump_path))}\n" + "\n".join(script) + "\n"
-        result = run([bash, "--noprofile", "--norc", "-c", driver], env=dict(env), check=False)
-        try:
-            data = dump_path.read_bytes()
-        except FileNotFoundError as exc:
-            raise InternalError(f"bash wrote no variable dump: {result.err.strip()}") from exc
+        result = run_script(script, Path(tmp), env=env)
+    if not result.dump and not result.err.strip():
+        raise InternalError(f"bash wrote no variable dump (exit status {result.returncode})")
+    data = result.dump
     printed = result.out
     errors = [line for line in result.err.splitlines() if line.strip()]
     if errors:
         raise UserError(
-            "error in configuration: " + "; ".join(errors[:5]),
+            "error in configuration: " + "; ".join(_short(line) for line in errors[:5]),
             hint="fix the file and line named above (it is bash, read the way ReaR reads it)",
         )
     if result.returncode != 0:
@@ -227,6 +278,7 @@ def evaluate(
     previous = snapshots[0][1]
     values: dict[str, Value] = {}
     origins: dict[str, str] = {}
+    unset: dict[str, str] = {}
     for layer, (label, state) in zip(layers, snapshots[1:], strict=True):
         assigned = assigned_names(layer.path) if layer.path is not None else frozenset(layer.assignments or ())
         for name, value in state.items():
@@ -234,17 +286,19 @@ def evaluate(
                 continue
             if previous.get(name) != value or name not in previous or name in assigned:
                 origins[name] = label
+                unset.pop(name, None)
         for name in list(origins):
             if name not in state:  # unset by this layer
                 del origins[name]
                 values.pop(name, None)
+                unset[name] = label
         previous = state
     final = snapshots[-1][1]
     for name in origins:
         values[name] = final[name]
     if printed.strip():
         log.info("configuration files printed:\n%s", printed.rstrip())
-    return Evaluation(values=values, origins=origins, output=printed)
+    return Evaluation(values=values, origins=origins, output=printed, unset=unset)
 
 
 def clean_environment(passthrough: frozenset[str] = frozenset()) -> dict[str, str]:

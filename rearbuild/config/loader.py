@@ -10,8 +10,11 @@ Afterwards, what rearbuild cannot honour is refused with the file and line that 
 from __future__ import annotations
 
 import difflib
+import enum
 import logging
+import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,20 +66,91 @@ def _extra_file(paths: Paths, name: str) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    for candidate in candidates:
+        config_file(candidate)  # a FIFO, a directory, a dangling link: say what is there, not "not found"
     raise UserError(
         f"configuration file {name!r} given with -C not found (looked for {', '.join(map(str, candidates))})",
         hint="give an absolute path or a file name inside the config directory",
     )
 
 
+class PathKind(enum.Enum):
+    """What a configuration path is, symlinks followed: only MISSING and the expected kind are usable."""
+
+    MISSING = "missing"
+    FILE = "regular file"
+    DIRECTORY = "directory"
+    DANGLING = "dangling symlink"
+    FIFO = "fifo"
+    SOCKET = "socket"
+    DEVICE = "device"
+
+    @classmethod
+    def of(cls, path: Path) -> PathKind:
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            return cls.DANGLING if path.is_symlink() else cls.MISSING
+        if stat.S_ISREG(mode):
+            return cls.FILE
+        if stat.S_ISDIR(mode):
+            return cls.DIRECTORY
+        if stat.S_ISFIFO(mode):
+            return cls.FIFO
+        return cls.SOCKET if stat.S_ISSOCK(mode) else cls.DEVICE
+
+
+def check_config_dir(paths: Paths) -> None:
+    """The configuration directory is a readable directory, or (only for the default /etc/rear) absent.
+
+    A named directory (-c) that is missing, or any config dir that is a file, a dangling link or one the user
+    cannot read, would otherwise be skipped silently and the run would go on with the defaults.
+    """
+    where = paths.config_dir
+    hint = "give an existing configuration directory with -c (or REARBUILD_CONFIG_DIR)"
+    try:
+        kind = PathKind.of(where)
+    except OSError as exc:
+        raise UserError(f"cannot read the configuration directory {where}: {exc.strerror}", hint=hint) from exc
+    if kind is PathKind.MISSING:
+        if paths.config_dir_required:
+            raise UserError(f"configuration directory {where} does not exist", hint=hint)
+        return
+    if kind is not PathKind.DIRECTORY:
+        raise UserError(f"configuration directory {where} is a {kind.value}, not a directory", hint=hint)
+    if not os.access(where, os.R_OK | os.X_OK):
+        raise UserError(
+            f"cannot read the configuration directory {where}: permission denied",
+            hint="run as root (ReaR needs root too), or give a directory you can read with -c",
+        )
+
+
+def config_file(path: Path) -> Path | None:
+    """A configuration file the cascade reads if it exists; anything there that is not a file is refused (a FIFO
+    would block, a directory or a dangling link would be skipped and the defaults used)."""
+    try:
+        kind = PathKind.of(path)
+    except OSError as exc:
+        raise UserError(f"cannot read configuration file {path}: {exc.strerror}") from exc
+    if kind is PathKind.MISSING:
+        return None
+    if kind is not PathKind.FILE:
+        raise UserError(
+            f"{path} is a {kind.value}, not a configuration file",
+            hint=f"put a regular file at {path}, or remove it",
+        )
+    return path
+
+
 def _user_files(req: LoadRequest) -> list[Path]:
     names = ["site.conf", "local.conf"] + (["rescue.conf"] if req.recovery_mode else [])
-    return [p for p in (req.paths.config_dir / n for n in names) if p.is_file()]
+    return [p for p in (config_file(req.paths.config_dir / n) for n in names) if p is not None]
 
 
 def load(req: LoadRequest) -> tuple[Config, Facts]:
     """Evaluate the cascade and return the configuration and the facts after os.conf overrides."""
     paths = req.paths
+    check_config_dir(paths)
     known = defined_names(paths.default_conf)
     env = clean_environment(known)
     head = [
@@ -84,13 +158,11 @@ def load(req: LoadRequest) -> tuple[Config, Facts]:
         Layer(FRAMEWORK_LABEL, assignments=dict(req.presets)),
         Layer(str(paths.default_conf), paths.default_conf),
     ]
-    head += [
-        Layer(str(p), p)
-        for p in (paths.config_dir / "os.conf", paths.config_dir / f"{req.workflow}.conf")
-        if p.is_file()
-    ]
+    os_conf = config_file(paths.config_dir / "os.conf")
+    workflow_conf = config_file(paths.config_dir / f"{req.workflow}.conf")
+    head += [Layer(str(p), p) for p in (os_conf, workflow_conf) if p is not None]
     facts = req.facts
-    if (paths.config_dir / "os.conf").is_file():
+    if os_conf is not None:
         # os.conf may name the OS by hand (ReaR: detection only runs while OS_VENDOR is still "generic").
         early = evaluate(head, env=env).values
         vendor, version = early.get("OS_VENDOR"), early.get("OS_VERSION")
@@ -106,8 +178,14 @@ def load(req: LoadRequest) -> tuple[Config, Facts]:
         *(Layer(str(p), p) for p in (_extra_file(paths, n) for n in req.extra_files)),
     ]
     result = evaluate(layers, env=env)
+    values, origins = dict(result.values), dict(result.origins)
+    for name, label in result.unset.items():
+        # `unset BACKUP_URL`: ReaR's scripts then read "$BACKUP_URL" as empty (they do not run under set -u), so
+        # rearbuild reads it as empty too, set by the file that unset it, instead of failing as undefined.
+        if name in known:
+            values[name], origins[name] = "", label
     files = tuple(layer.label for layer in layers if layer.path is not None)
-    config = Config.of(result.values, result.origins, files=files, known=known)
+    config = Config.of(values, origins, files=files, known=known)
     check_honoured(config, paths, frozenset(req.readonly) | frozenset(req.presets) | frozenset(variables))
     return config, facts
 

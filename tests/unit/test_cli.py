@@ -22,3 +22,18 @@ def test_internal_error_is_reported_as_a_bug_with_the_log(rear_env: RearEnv, rea
 def test_version(rearbuild: Run, flag: str) -> None:
     status, out, _ = rearbuild(flag)
     assert status == 0 and out.startswith("rearbuild ")
+
+
+def test_an_error_quoting_a_huge_value_stays_short(rear_env: RearEnv, rearbuild: Run) -> None:
+    rear_env.write("etc/local.conf", "ISO_VOLID=$(head -c 5000000 /dev/zero | tr '\\0' a)\n")
+    rear_env.write(
+        "share/recipes/layout/save/default/100_check.py",
+        "from rearbuild.errors import UserError\n\n"
+        "def main(ctx):\n"
+        "    raise UserError(f'ISO volume id {ctx.text(\"ISO_VOLID\")!r} is too long', hint='at most 32 characters')\n",
+    )
+    status, _, err = rearbuild("savelayout")
+    assert status == 1
+    first, hint = err.splitlines()[-2:]
+    assert first.startswith("ERROR: ISO volume id 'aaa") and first.endswith("more characters)") and len(first) < 1100
+    assert hint == "ERROR: hint: at most 32 characters"

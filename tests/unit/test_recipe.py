@@ -136,3 +136,38 @@ def test_shell_recipe_error_stops_the_run(rear_env: RearEnv, rearbuild: Run) -> 
     assert "the disk is on fire" in err and "layout/save/default/100_fail.sh" in err
     assert not (rear_env.var_dir / "after").exists()
     assert rear_env.build_dirs() == []  # cleaned up after failure
+
+
+SECRET = "hunter2-crypt-key-Zq8"
+
+
+def test_shell_recipe_gets_no_secret_on_any_command_line(rear_env: RearEnv, rearbuild: Run) -> None:
+    # /proc/PID/cmdline is readable by every local user: the recipe's bash and its parent must not carry values.
+    rear_env.write(
+        "etc/recipes/layout/save/100_cmdline.sh",
+        'cat /proc/$$/cmdline /proc/$PPID/cmdline > "$VAR_DIR/cmdlines"\n'
+        'stat -c %a "$0" "${0%/*}" > "$VAR_DIR/modes"\n'
+        'test "$BACKUP_PROG_CRYPT_KEY" = ' + SECRET + ' && echo seen > "$VAR_DIR/seen"\n',
+    )
+    rear_env.write("etc/local.conf", f"BACKUP=NETFS\nBACKUP_PROG_CRYPT_KEY={SECRET}\n")
+    status, _, err = rearbuild("-D", "savelayout")
+    assert status == 0, err
+    assert (rear_env.var_dir / "seen").exists()  # the recipe still gets the value
+    cmdlines = (rear_env.var_dir / "cmdlines").read_bytes()
+    assert b"bash" in cmdlines and SECRET.encode() not in cmdlines
+    # the values travel in a script only root can read, in a directory only root can enter
+    assert (rear_env.var_dir / "modes").read_text().split() == ["600", "700"]
+    assert not any(SECRET in p.read_text() for p in rear_env.log_dir.iterdir())  # -D logs every argv
+
+
+def test_shell_recipe_takes_huge_and_non_utf8_values(rear_env: RearEnv, rearbuild: Run) -> None:
+    # 5 MB in one variable is far past the kernel's 128 KiB limit for one argv string (MAX_ARG_STRLEN)
+    rear_env.write("etc/recipes/layout/save/100_len.sh", 'echo "${#BIG} ${#ODD}" > "$VAR_DIR/len"\n')
+    rear_env.write(
+        "etc/local.conf",
+        "BACKUP=NETFS\nBIG=$(head -c 5000000 /dev/zero | tr '\\0' a)\nODD=$(printf 'x\\377y')\n",
+    )
+    status, _, err = rearbuild("savelayout")
+    assert status == 0, err
+    assert (rear_env.var_dir / "len").read_text().split() == ["5000000", "3"]
+    assert "Traceback" not in err and "Logging error" not in err

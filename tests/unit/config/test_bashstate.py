@@ -79,3 +79,28 @@ def test_a_file_that_exits_is_refused(tmp_path: Path) -> None:
     conf.write_text("OUTPUT=ISO\nexit 0\n")
     with pytest.raises(UserError, match="exit"):
         evaluate([Layer(str(conf), conf)], env=clean_environment())
+
+
+def test_a_file_writing_to_fd_3_cannot_corrupt_the_dump(rear_env: RearEnv, rearbuild: Run) -> None:
+    local = rear_env.write("etc/local.conf", "OUTPUT=USB\necho hi >&3\nBACKUP=NETFS\n")
+    status, _out, err = rearbuild("dump")
+    assert "BUG" not in err and "unknown record" not in err
+    # bash reports the bad descriptor: an error naming the file and line, nothing read from a corrupted dump
+    assert status == 1 and f"{local}: line 2" in err
+
+
+def test_non_utf8_output_and_huge_values_are_read_and_logged(rear_env: RearEnv, rearbuild: Run) -> None:
+    rear_env.write("etc/local.conf", "BIG=$(head -c 5000000 /dev/zero | tr '\\0' a)\necho $'bad byte \\xff'\n")
+    status, out, err = rearbuild("-d", "dump")
+    assert status == 0, err[-2000:]
+    assert "Traceback" not in err and "Logging error" not in err
+    assert "bad byte \\xff" in err  # the byte escaped on the terminal
+    assert "bad byte \\xff" in next(rear_env.log_dir.iterdir()).read_text()
+    assert "a" * 5000000 in out
+
+
+def test_a_bash_error_about_a_huge_word_stays_short(rear_env: RearEnv, rearbuild: Run) -> None:
+    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\n$(head -c 5000000 /dev/zero | tr '\\0' a)\n")
+    status, _, err = rearbuild("dump")
+    assert status == 1 and f"{local}: line 2: aaaa" in err
+    assert len(err) < 2000

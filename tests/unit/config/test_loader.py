@@ -3,8 +3,17 @@ and a missing -C file."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
+
+from rearbuild.config.loader import LoadRequest, load
+from rearbuild.errors import UserError
+from rearbuild.facts import detect
+from rearbuild.paths import Paths
 from tests.conftest import RearEnv
 
 Run = Callable[..., tuple[int, str, str]]
@@ -105,3 +114,73 @@ def test_unknown_variable_warns_with_a_suggestion(rear_env: RearEnv, rearbuild: 
 def test_missing_extra_config_file(rear_env: RearEnv, rearbuild: Run) -> None:
     status, _, err = rearbuild("-C", "nothere", "dump")
     assert status == 1 and "nothere" in err and "not found" in err
+
+
+def test_unset_of_a_default_conf_variable_reads_as_empty(rear_env: RearEnv, rearbuild: Run) -> None:
+    # ReaR's scripts expand an unset variable to nothing (no `set -u`): rearbuild reads it the same way
+    rear_env.write("etc/local.conf", "unset BACKUP_URL BACKUP_PROG BACKUP_PROG_INCLUDE\n")
+    rear_env.write(
+        "etc/recipes/layout/save/100_read.py",
+        "def main(ctx):\n"
+        "    text = [ctx.text('BACKUP_URL'), ctx.text('BACKUP_PROG'), *ctx.items('BACKUP_PROG_INCLUDE')]\n"
+        "    (ctx.paths.var_dir / 'read').write_text(repr(text))\n",
+    )
+    status, _, err = rearbuild("savelayout")
+    assert status == 0, err
+    assert (rear_env.var_dir / "read").read_text() == "['', '']"
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "dangling symlink", "fifo"])
+def test_a_config_dir_given_with_c_must_be_a_directory(rear_env: RearEnv, rearbuild: Run, kind: str) -> None:
+    given = rear_env.root / "conf-given"
+    make_kind(given, kind)
+    status, out, err = rearbuild("-c", str(given), "dump")
+    assert status == 1 and out == ""
+    assert str(given) in err and "hint:" in err
+
+
+@pytest.mark.parametrize("kind", ["directory", "dangling symlink", "fifo"])
+@pytest.mark.parametrize("name", ["local.conf", "site.conf", "os.conf"])
+def test_a_config_file_that_is_not_a_file_is_refused(rear_env: RearEnv, rearbuild: Run, kind: str, name: str) -> None:
+    path = rear_env.config_dir / name
+    make_kind(path, kind)
+    status, out, err = rearbuild("dump")
+    assert status == 1 and out == ""
+    assert f"{path} is a {kind}" in err and "hint:" in err
+
+
+@pytest.mark.parametrize("kind", ["directory", "dangling symlink", "fifo"])
+def test_an_extra_config_that_is_not_a_file_is_named(rear_env: RearEnv, rearbuild: Run, kind: str) -> None:
+    path = rear_env.root / "extra.conf"
+    make_kind(path, kind)
+    status, out, err = rearbuild("-C", str(path), "dump")
+    assert status == 1 and out == ""
+    assert f"{path} is a {kind}" in err
+
+
+def test_a_missing_default_config_dir_is_fine(rear_env: RearEnv) -> None:
+    # a fresh machine has no /etc/rear: the defaults apply; only a directory the user named must exist
+    assert Paths.resolve(environ={}).config_dir_required is False
+    assert Paths.resolve(config_dir="/x", environ={}).config_dir_required is True
+    assert Paths.resolve(environ={"REARBUILD_CONFIG_DIR": "/x"}).config_dir_required is True
+    named = Paths.resolve(config_dir=str(rear_env.root / "absent"), share_dir=str(rear_env.share_dir), environ={})
+    request = LoadRequest(paths=named, workflow="dump", facts=detect(), readonly={}, presets={"HOSTNAME": "h"})
+    with pytest.raises(UserError, match="does not exist"):
+        load(request)
+    default = dataclasses.replace(named, config_dir_required=False)
+    config, _ = load(dataclasses.replace(request, paths=default))
+    assert config.text("OUTPUT") == "ISO"
+
+
+def make_kind(path: Path, kind: str) -> None:
+    match kind:
+        case "missing":
+            pass
+        case "file":
+            path.write_text("OUTPUT=ISO\n")
+        case "directory":
+            path.mkdir()
+        case "dangling symlink":
+            path.symlink_to(path.parent / "nowhere")
+        case "fifo":
+            os.mkfifo(path)
