@@ -14,6 +14,7 @@ configuration into NetfsSettings (settings()) and pass the run's places (Places)
 from __future__ import annotations
 
 import contextlib
+import difflib
 import enum
 import getpass
 import hashlib
@@ -125,9 +126,43 @@ def _compression(config: Config) -> tuple[Codec, str]:
     )
 
 
+def _scalar(config: Config, name: str, example: str) -> str:
+    """A setting that is one word: an array would be joined with blanks into a path nobody meant."""
+    if name in config and config.settings[name].is_array:
+        raise UserError(
+            f"{config.where(name)}: {name} is an array; it takes one value",
+            hint=f"write it without parentheses, e.g. {name}={example}",
+        )
+    return config.text(name)
+
+
+_CRYPT_NAMES = ("BACKUP_PROG_CRYPT_ENABLED", "BACKUP_PROG_CRYPT_KEY", "BACKUP_PROG_CRYPT_OPTIONS")
+_CRYPT_LIKENESS = 0.8  # difflib ratio: BACKUP_CRYPT_KEY vs BACKUP_PROG_CRYPT_KEY is 0.86, unrelated names < 0.6
+
+
+def refuse_crypt_typos(config: Config) -> None:
+    """A setting that looks like encryption but is not one rearbuild reads would let the backup be written
+    unencrypted with exit 0: the configuration loader only warns about unknown names, here it is fatal."""
+    known = sorted(n for n in config.known if "CRYPT" in n) or list(_CRYPT_NAMES)
+    for setting in config:
+        name = setting.name
+        if name in config.known or "CRYPT" not in name.upper():
+            continue
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=_CRYPT_LIKENESS)
+        if not close and not name.upper().startswith("BACKUP"):
+            continue  # a variable of the user's own recipes that merely mentions crypt
+        right = close[0] if close else "BACKUP_PROG_CRYPT_ENABLED"
+        raise UserError(
+            f"{config.where(name)}: {name} is not a rearbuild setting (did you mean {right}?); "
+            "a backup meant to be encrypted would be written unencrypted",
+            hint=f"rename it to {right} (encryption: BACKUP_PROG_CRYPT_ENABLED=y and BACKUP_PROG_CRYPT_KEY=...)",
+        )
+
+
 def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: bool = False) -> NetfsSettings:
     """The NETFS configuration, checked. typed_key: a key the operator typed earlier in this run."""
-    url = Url.parse(config.text("BACKUP_URL"), Use.BACKUP)
+    refuse_crypt_typos(config)
+    url = Url.parse(_scalar(config, "BACKUP_URL", "file:///srv/backup"), Use.BACKUP)
     program = config.text("BACKUP_PROG").strip()
     if os.path.basename(program) != "tar":
         raise UserError(f"BACKUP_PROG={program!r}: rearbuild's NETFS supports only tar", hint="remove the setting")
@@ -150,7 +185,7 @@ def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: 
     )
     return NetfsSettings(
         url=url,
-        prefix=config.text("NETFS_PREFIX"),
+        prefix=_scalar(config, "NETFS_PREFIX", "$HOSTNAME"),
         archive=archive,
         tar_options=config.items("BACKUP_PROG_OPTIONS"),
         mount_options=config.text("BACKUP_OPTIONS"),
