@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild import checksum
-from rearbuild.backup import directories
+from rearbuild.atomicfile import atomic_write
+from rearbuild.backup import commit, directories
 from rearbuild.backup.archive import (
     TAR_CHANGED_FILES,
     ArchiveFormat,
@@ -277,12 +277,13 @@ def _replace_previous(directory: Path, s: NetfsSettings) -> None:
 
 
 def write_archive(s: NetfsSettings, places: Places, directory: Path, chosen: Selection) -> Path:
-    """Stream the backup into directory; returns the archive. The old archive stays until the new one is
-    complete (written as .partial and renamed)."""
+    """Stream the backup into directory; returns the archive. The last good archive and its checksum stay until
+    the new ones are complete (backup/commit.py); the caller holds the location's lock."""
+    archive = directory / s.archive.name
+    commit.clear_leftovers(archive)
+    commit.check_places(archive)
     _replace_previous(directory, s)
     directory.mkdir(parents=True, exist_ok=True)
-    archive = directory / s.archive.name
-    partial = archive.with_name(archive.name + ".partial")
     exclude_file = places.work_dir / "backup-exclude.txt"
     exclude_file.parent.mkdir(parents=True, exist_ok=True)
     exclude_file.write_text(chosen.exclude_text())
@@ -302,20 +303,22 @@ def write_archive(s: NetfsSettings, places: Places, directory: Path, chosen: Sel
     # Junction 1 (after tar) counts the uncompressed bytes; the last one hashes what goes into the file.
     taps = {1: both} if len(steps) == 1 else {1: progress.add, len(steps): to_file}
     try:
-        with open(partial, "wb") as sink:
+        with open(commit.create_partial(archive), "wb") as sink:
             results = stream(steps, sink=sink, taps=taps, poll=progress.show)
             sink.flush()
             os.fsync(sink.fileno())
+    except OSError as exc:
+        commit.partial_of(archive).unlink(missing_ok=True)
+        raise commit.location_error(archive, exc) from exc
     except BaseException:
-        partial.unlink(missing_ok=True)
+        commit.partial_of(archive).unlink(missing_ok=True)
         raise
     progress.finish()
     if results[0].returncode == TAR_CHANGED_FILES:
         tail = " | ".join(results[0].err.strip().splitlines()[-3:])
         log.warning("tar: some files changed while they were read; the backup is complete otherwise (%s)", tail)
-    partial.replace(archive)
     sha = digest.hexdigest()
-    (directory / s.archive.checksum_name).write_text(checksum.format_line(sha, archive.name))
+    commit.commit(archive, sha)
     notice("backup archive %s: %s, sha256 %s", archive, human_bytes(archive.stat().st_size), sha)
     return archive
 
@@ -329,9 +332,13 @@ def _directory_record(layout: Layout | None, chosen: Selection) -> tuple[directo
     return directories.record((*directories.FHS_DIRECTORIES, *included, *excluded, *parents))
 
 
-def _write_companions(directory: Path, entries: tuple[directories.DirEntry, ...], chosen: Selection) -> None:
-    directories.write(entries, directory / directories.FILE_NAME)
-    (directory / INCLUDE_LIST).write_text("".join(f"{p}\n" for p in chosen.includes))
+def _write_companions(archive: Path, entries: tuple[directories.DirEntry, ...], chosen: Selection) -> None:
+    """The directory record and the include list beside the archive (after it: restore works without them)."""
+    try:
+        directories.write(entries, archive.parent / directories.FILE_NAME)
+        atomic_write(archive.parent / INCLUDE_LIST, "".join(f"{p}\n" for p in chosen.includes).encode())
+    except OSError as exc:
+        raise commit.location_error(archive, exc) from exc
 
 
 @dataclass(frozen=True)
@@ -356,12 +363,13 @@ def make_backup(s: NetfsSettings, places: Places, layout: Layout | None) -> Back
     if s.url.scheme.in_rescue_image:
         directory = places.work_dir / "iso-backup" / s.url.archive_dir(Path("."), s.prefix)
         archive = write_archive(s, places, directory, chosen)
-        _write_companions(directory, entries, chosen)
+        _write_companions(archive, entries, chosen)
         return Backup(archive, _into_iso(s, archive))
     with reachable(s.url, places.mount_dir, write=True, iso_volid=s.iso_volid, options=s.mount_options) as root:
         directory = s.url.archive_dir(root, s.prefix)
-        archive = write_archive(s, places, directory, chosen)
-        _write_companions(directory, entries, chosen)
+        with commit.locked(directory, f"backup to BACKUP_URL={s.url.text}"):
+            archive = write_archive(s, places, directory, chosen)
+            _write_companions(archive, entries, chosen)
     return Backup(archive, {})
 
 
@@ -434,7 +442,7 @@ def verify_backup(s: NetfsSettings, mount_dir: Path) -> Path:
             progress.add(chunk)
             progress.show()
 
-        checksum.verify(archive, observe)
+        commit.verify(archive, observe)
         progress.finish()
         probe_head(archive, s.archive.read_steps())
     notice("backup archive %s is intact", archive)
