@@ -114,8 +114,9 @@ def commit(archive: Path, digest: str) -> None:
     except OSError as exc:
         partial_of(archive).unlink(missing_ok=True)
         raise location_error(archive, exc) from exc
+    # Back to back, without a flush between: the window in which only .sha256.new vouches for the archive is
+    # as short as two system calls (verify and the next run still handle a kill there).
     os.replace(partial_of(archive), archive)
-    sync_directory(archive.parent)
     os.replace(pending, checksum.side_file(archive))
     sync_directory(archive.parent)
 

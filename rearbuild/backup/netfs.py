@@ -48,7 +48,7 @@ from rearbuild.layout.model import Layout
 from rearbuild.log import notice
 from rearbuild.recover.options import RecoverOptions
 from rearbuild.run import run
-from rearbuild.url import Reach, Url, Use
+from rearbuild.url import Reach, Scheme, Url, Use
 
 log = logging.getLogger("rearbuild.backup")
 
@@ -85,7 +85,23 @@ class Places:
     work_dir: Path
     mount_dir: Path
     recovery_dir: Path
-    never_backed_up: tuple[str, ...] = ()  # the build area
+    never_backed_up: tuple[str, ...] = ()  # rearbuild's own files: own_files()
+
+
+def own_files(
+    *, cache_dir: Path, var_dir: Path, build_dir: Path | None, iso_dir: str, output_url: str, output_prefix: str
+) -> tuple[str, ...]:
+    """What rearbuild itself writes and no backup may carry: its cache, the build areas (TMPDIR/rear.*: a killed
+    run's too), VAR_DIR/output, ISO_DIR and a file:// OUTPUT_URL (rescue images, earlier backups' ISOs)."""
+    paths = [str(cache_dir), str(var_dir / "output")]
+    if build_dir is not None:
+        paths.append(str(build_dir.parent / "rear.*"))
+    if iso_dir.strip():
+        paths.append(iso_dir.strip())
+    if Scheme.of(output_url.strip()) is Scheme.FILE:
+        url = Url.parse(output_url.strip(), Use.OUTPUT)
+        paths.append(str(url.archive_dir(Path(url.path), output_prefix)))
+    return tuple(dict.fromkeys(os.path.normpath(p) for p in paths))
 
 
 class KeyNeed(enum.Enum):
@@ -244,9 +260,7 @@ def _same_fs(path: Path, mountpoints: tuple[str, ...]) -> str | None:
 
 
 def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Selection:
-    extra = list(places.never_backed_up)
-    if s.url.scheme.reach is Reach.LOCAL:
-        extra.append(str(s.url.path))
+    extra = [str(s.url.path)] if s.url.scheme.reach is Reach.LOCAL else []
     chosen = select(
         layout,
         include=s.include,
@@ -254,6 +268,7 @@ def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Select
         exclude=s.exclude,
         extra_excludes=extra,
         only_exclude=s.only_exclude,
+        never=places.never_backed_up,
     )
     for path in chosen.missing:
         log.warning("not backed up: %s does not exist", path)
