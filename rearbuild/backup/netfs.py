@@ -280,11 +280,16 @@ def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Select
     return chosen
 
 
+def _kept_copy(directory: Path) -> Path:
+    """Where NETFS_KEEP_OLD_BACKUP_COPY keeps the previous backup directory (ReaR's name)."""
+    return directory.with_name(directory.name + ".old")
+
+
 def _replace_previous(directory: Path, s: NetfsSettings) -> None:
     """NETFS_KEEP_OLD_BACKUP_COPY: the previous backup directory becomes <dir>.old (the older .old goes)."""
     if not s.keep_old or not (directory / s.archive.name).exists():
         return
-    old = directory.with_name(directory.name + ".old")
+    old = _kept_copy(directory)
     if old.exists():
         shutil.rmtree(old)
     directory.rename(old)
@@ -417,6 +422,14 @@ def _find_archive(directory: Path, s: NetfsSettings) -> Path:
     if archive.is_file():
         return archive
     others = sorted(p.name for p in directory.glob(f"{s.archive.base}.tar*")) if directory.is_dir() else []
+    kept = _kept_copy(directory) / s.archive.name
+    if kept.is_file():
+        # NETFS_KEEP_OLD_BACKUP_COPY moved the previous backup aside and the run after it did not complete
+        raise UserError(
+            f"no backup archive {archive}, but the previous backup is kept in {kept}",
+            hint=f"NETFS_KEEP_OLD_BACKUP_COPY kept it when a later backup began; to restore it, move {directory} "
+            f"out of the way, then mv {kept.parent} {directory} and run again",
+        )
     raise UserError(
         f"no backup archive {archive} (BACKUP_URL={s.url.text}, NETFS_PREFIX={s.prefix})",
         hint=(

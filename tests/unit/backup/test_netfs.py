@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from rearbuild.backup.netfs import KeyNeed, check_destination, settings
+from rearbuild.backup.netfs import KeyNeed, check_destination, settings, verify_backup
 from rearbuild.errors import UserError
 from tests.conftest import RearEnv, shipped_config
 
@@ -69,3 +71,16 @@ def test_an_encryption_setting_with_a_typo_stops_the_run(rear_env: RearEnv, typo
 def test_the_right_encryption_names_pass(rear_env: RearEnv) -> None:
     s = settings(shipped_config(rear_env, ENCRYPTED + "BACKUP_PROG_CRYPT_KEY=k\n"), key=KeyNeed.CONFIGURED)
     assert s.key == "k"
+
+
+def test_a_missing_archive_names_the_kept_old_copy(rear_env: RearEnv, tmp_path: Path) -> None:
+    location = tmp_path / "location"
+    kept = location / "host.old" / "backup.tar.gz"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"an older backup")
+    (location / "host").mkdir()  # a backup run that failed after keeping the previous one
+    config = shipped_config(rear_env, f"BACKUP=NETFS\nBACKUP_URL=file://{location}\nNETFS_KEEP_OLD_BACKUP_COPY=y\n")
+    with pytest.raises(UserError, match="no backup archive") as raised:
+        verify_backup(settings(config, key=KeyNeed.ASK), tmp_path / "mnt")
+    assert str(kept) in raised.value.message + (raised.value.hint or "")
+    assert "NETFS_KEEP_OLD_BACKUP_COPY" in (raised.value.hint or "")
