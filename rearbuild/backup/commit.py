@@ -31,6 +31,7 @@ PARTIAL = ".partial"
 PENDING = checksum.SUFFIX + ".new"
 ARCHIVE_MODE = 0o600  # root only: the archive holds every file of the system
 CHECKSUM_MODE = 0o644  # a checksum tells nothing about the content
+LOCK_MODE = 0o644  # the holder's pid and start, for the refused run's message
 
 
 def _pending(archive: Path) -> Path:
@@ -47,7 +48,7 @@ def locked(directory: Path, what: str) -> Iterator[None]:
     lock = directory.parent / f".{directory.name}.rearbuild-lock"
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, CHECKSUM_MODE)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, LOCK_MODE)
     except OSError as exc:
         raise UserError(
             f"cannot create the lock {lock} of the backup location: {exc.strerror}",
@@ -121,13 +122,18 @@ def commit(archive: Path, digest: str) -> None:
     sync_directory(archive.parent)
 
 
-def location_error(archive: Path, exc: OSError) -> UserError:
-    """A write at the location failed (a full disk): a one-line error that says the last backup is intact."""
+def location_error(archive: Path, exc: OSError, *, committed: bool = False) -> UserError:
+    """A write at the location failed (a full disk): a one-line error that says what is there now.
+    committed: the new archive and its checksum are in place, a file beside them failed."""
     full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    state = (
+        f"{archive.name} and its checksum are complete, the directory record beside them is the previous one"
+        if committed
+        else "the previous backup is unchanged"
+    )
     return UserError(
         f"cannot write the backup into {archive.parent}: {exc.strerror}",
-        hint=("free space there (or exclude more with BACKUP_PROG_EXCLUDE); " if full else "")
-        + "the previous backup is unchanged",
+        hint=("free space there (or exclude more with BACKUP_PROG_EXCLUDE); " if full else "") + state,
     )
 
 

@@ -358,7 +358,7 @@ def _write_companions(archive: Path, entries: tuple[directories.DirEntry, ...], 
         directories.write(entries, archive.parent / directories.FILE_NAME)
         atomic_write(archive.parent / INCLUDE_LIST, "".join(f"{p}\n" for p in chosen.includes).encode())
     except OSError as exc:
-        raise commit.location_error(archive, exc) from exc
+        raise commit.location_error(archive, exc, committed=True) from exc
 
 
 @dataclass(frozen=True)
