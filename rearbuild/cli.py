@@ -85,6 +85,9 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 def _log_path(paths: Paths, hostname: str, workflow: Workflow) -> Path:
     name = f"rear-{hostname}.log"
+    if workflow.locking is Locking.SIMULTANEOUS:
+        # Runs that may go on beside each other keep one log each (ReaR: rear-$HOSTNAME.$$.log).
+        return paths.log_dir / f"rear-{hostname}.{os.getpid()}.log"
     # A lockless run (dump) must not replace the log of a run that may be going on (ReaR: $LOGFILE.lockless).
     return paths.log_dir / (name + ".lockless" if workflow.locking is Locking.NONE else name)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -22,3 +23,12 @@ def test_internal_error_is_reported_as_a_bug_with_the_log(rear_env: RearEnv, rea
 def test_version(rearbuild: Run, flag: str) -> None:
     status, out, _ = rearbuild(flag)
     assert status == 0 and out.startswith("rearbuild ")
+
+
+def test_runs_that_may_go_on_at_once_keep_separate_logs(rear_env: RearEnv, rearbuild: Run) -> None:
+    """mkbackuponly and restoreonly may run beside each other (ReaR's SIMULTANEOUS_RUNNABLE_WORKFLOWS): each
+    writes rear-HOST.PID.log, as ReaR does, instead of moving the other's log away under its feet."""
+    rear_env.write("etc/local.conf", "BACKUP=NETFS\nBACKUP_URL=file:///nonexistent-backup-location\n")
+    rearbuild("restoreonly", "--demo", str(rear_env.root / "demo"))
+    assert [p.name for p in rear_env.log_dir.iterdir() if p.name.endswith(f".{os.getpid()}.log")]
+    assert not [p for p in rear_env.log_dir.iterdir() if p.name.endswith(".log.old")]
