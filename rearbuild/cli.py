@@ -11,17 +11,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
-from rearbuild import __version__, engine
+from rearbuild import __version__, buildarea, engine
+from rearbuild.buildarea import BuildArea
 from rearbuild.config.loader import LoadRequest, load
 from rearbuild.config.model import truth
 from rearbuild.context import Context, Options
@@ -103,22 +102,26 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 def _log_path(paths: Paths, hostname: str, workflow: Workflow) -> Path:
     name = f"rear-{hostname}.log"
+    if workflow.locking is Locking.SIMULTANEOUS:
+        # Runs that may go on beside each other keep one log each (ReaR: rear-$HOSTNAME.$$.log).
+        return paths.log_dir / f"rear-{hostname}.{os.getpid()}.log"
     # A lockless run (dump) must not replace the log of a run that may be going on (ReaR: $LOGFILE.lockless).
     return paths.log_dir / (name + ".lockless" if workflow.locking is Locking.NONE else name)
 
 
-def _make_build_dir(paths: Paths) -> Path:
+def _make_build_dir(paths: Paths) -> BuildArea:
     try:
         paths.tmpdir.mkdir(parents=True, exist_ok=True)
-        build = Path(tempfile.mkdtemp(prefix="rear.", dir=paths.tmpdir))
+        buildarea.sweep(paths.tmpdir)  # what a killed run left
+        area = BuildArea(paths.tmpdir)
     except OSError as exc:
         raise UserError(
             f"cannot create the build area in {paths.tmpdir}: {exc.strerror}",
             hint="point TMPDIR or --tmpdir to a writable directory",
         ) from exc
     for sub in ("rootfs", "tmp"):
-        (build / sub).mkdir()
-    return build
+        (area.path / sub).mkdir()
+    return area
 
 
 def _keep_build_dir(ctx: Context | None, options: Options, failed: bool) -> bool:
@@ -191,6 +194,7 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
     facts = detect()
     ctx: Context | None = None
     build_dir: Path | None = None
+    area: BuildArea | None = None
     logfile: Path | None = None
     failed = True
     with ExitStack() as stack:
@@ -208,7 +212,8 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
             stack.callback(close_logfile, handler)
             log.info("rearbuild %s %s, pid %d, argv %s", __version__, workflow.value, os.getpid(), sys.argv)
             if workflow.needs_build_dir and not options.simulate:
-                build_dir = _make_build_dir(paths)
+                area = _make_build_dir(paths)
+                build_dir = area.path
             recovery_mode = paths.rescue_marker.exists()
             readonly = {
                 "CONFIG_DIR": str(paths.config_dir),
@@ -277,9 +282,10 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
             log.error("hint: please report it with the log file")
             return 2
         finally:
-            if build_dir is not None:
+            if area is not None:
                 if _keep_build_dir(ctx, options, failed):
-                    notice("build area kept: %s", build_dir)
+                    area.keep()
+                    notice("build area kept: %s", area.path)
                 else:
-                    shutil.rmtree(build_dir, ignore_errors=True)
+                    area.remove()
     raise InternalError("unreachable")  # pragma: no cover

@@ -78,8 +78,9 @@ def setup_console(verbosity: int) -> None:
 def open_logfile(path: Path, *, debug: bool, keep_previous: bool = True) -> logging.Handler:
     """Start the run's log file; the previous run's log is kept as <name>.old."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if keep_previous and path.exists():
-        path.replace(path.with_name(path.name + ".old"))
+    if keep_previous:
+        with contextlib.suppress(FileNotFoundError):  # none yet, or another lockless run moved it a moment ago
+            path.replace(path.with_name(path.name + ".old"))
     # errors=: the formatter already escapes bytes; this only guards against a lone surrogate it did not produce
     handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
     handler.setLevel(logging.DEBUG if debug else logging.INFO)

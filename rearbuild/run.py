@@ -13,7 +13,7 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -84,12 +84,14 @@ def run(
     timeout: float | None = None,
     ok_codes: Collection[int] = (0,),
     hint: str | None = None,
+    started: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> Result:
     """Run argv (never through a shell) and return its result.
 
     stdin: a binary file to read standard input from (for large inputs); exclusive with input.
     stdout: a binary file to stream standard output into instead of capturing it (for large outputs).
     ok_codes: exit statuses that count as success when check is true (e.g. tar's 1, "files changed").
+    started: told the process once it runs (a stream stops its programs with it when the run is interrupted).
     """
     args = tuple(os.fspath(a) for a in argv)
     if not args:
@@ -101,19 +103,25 @@ def run(
     data = input.encode() if isinstance(input, str) else input
     if data is not None and stdin is not None:
         raise ValueError("run() takes input or stdin, not both")
-    started = time.monotonic()
+    began = time.monotonic()
     try:
-        proc = subprocess.run(
+        with subprocess.Popen(
             args,
-            input=data,
-            stdin=stdin if stdin is not None else (subprocess.DEVNULL if data is None else None),
+            stdin=stdin if stdin is not None else (subprocess.DEVNULL if data is None else subprocess.PIPE),
             stdout=stdout if stdout is not None else subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None,
             cwd=os.fspath(cwd) if cwd is not None else None,
-            timeout=timeout,
-            check=False,
-        )
+        ) as popen:
+            if started is not None:
+                started(popen)
+            try:
+                out, err = popen.communicate(data, timeout=timeout)
+            except BaseException:
+                popen.kill()  # what subprocess.run does: a timeout or an interrupt leaves no program behind
+                popen.wait()
+                raise
+        proc = subprocess.CompletedProcess(args, popen.returncode, out, err)
     except FileNotFoundError as exc:
         if cwd is not None and not os.path.isdir(cwd):
             raise UserError(f"cannot run {args[0]}: directory {os.fspath(cwd)} does not exist") from exc
@@ -127,7 +135,7 @@ def run(
     except subprocess.TimeoutExpired as exc:
         raise CommandError(f"{cmdline} did not finish within {timeout} s", None, hint=hint) from exc
     result = Result(args, proc.returncode, proc.stdout or b"", proc.stderr or b"")
-    elapsed = time.monotonic() - started
+    elapsed = time.monotonic() - began
     log.info("run: %s %s after %.3f s", args[0], _describe_status(result.returncode), elapsed, extra=_FILE_ONLY)
     if _trace_output:
         if result.stdout:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from rearbuild.atomicfile import atomic_write
 from rearbuild.errors import UserError
 from rearbuild.recover import target
 
@@ -47,14 +48,31 @@ class DirEntry:
     @classmethod
     def parse(cls, line: str, source: str) -> DirEntry:
         words = line.split()
-        if len(words) == 3 and words[1] == "->":
-            return cls(words[0], link_target=words[2])
         try:
+            if len(words) == 3 and words[1] == "->":
+                return cls(_checked_path(words[0]), link_target=words[2])
             if len(words) != 4:
                 raise ValueError(line)
-            return cls(words[0], int(words[1], 8), int(words[2]), int(words[3]))
+            mode, uid, gid = int(words[1], 8), int(words[2]), int(words[3])
+            if not 0 <= mode <= _MAX_MODE or not 0 <= uid < _NO_ID or not 0 <= gid < _NO_ID:
+                raise ValueError(line)
+            return cls(_checked_path(words[0]), mode, uid, gid)
         except ValueError:
-            raise UserError(f"{source}: cannot read the line {line!r}", hint="<path> <mode> <uid> <gid>") from None
+            raise UserError(
+                f"{source}: cannot read the line {line!r}",
+                hint="<absolute path> <octal mode up to 7777> <uid> <gid>, or <absolute path> -> <target>",
+            ) from None
+
+
+_MAX_MODE = 0o7777  # permission bits with setuid, setgid and sticky (chmod(2)); the file type is not recorded
+_NO_ID = 2**32 - 1  # uid_t/gid_t are 32 bits and (uid_t)-1 means "leave unchanged" to chown(2)
+
+
+def _checked_path(path: str) -> str:
+    """An absolute path without .. components: it is joined below the restore target."""
+    if not path.startswith("/") or ".." in PurePosixPath(path).parts or "\0" in path:
+        raise ValueError(path)
+    return path
 
 
 def record(paths: Iterable[str], root: Path = Path("/")) -> tuple[DirEntry, ...]:
@@ -76,12 +94,20 @@ def record(paths: Iterable[str], root: Path = Path("/")) -> tuple[DirEntry, ...]
 
 
 def write(entries: Iterable[DirEntry], path: Path) -> None:
+    """Written whole or not at all (a full disk, a concurrent run), like the archive it goes with."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(e.line() + "\n" for e in entries))
+    atomic_write(path, "".join(e.line() + "\n" for e in entries).encode())
 
 
 def read(path: Path) -> tuple[DirEntry, ...]:
-    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    try:
+        text = path.read_text()
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise UserError(
+            f"{path} is not a directory record ({exc})",
+            hint="remove it: the restore then recreates no directories beyond what the archive holds",
+        ) from None
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     return tuple(DirEntry.parse(line, str(path)) for line in lines)
 
 

@@ -14,6 +14,7 @@ configuration into NetfsSettings (settings()) and pass the run's places (Places)
 from __future__ import annotations
 
 import contextlib
+import difflib
 import enum
 import getpass
 import hashlib
@@ -24,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild import checksum
-from rearbuild.backup import directories
+from rearbuild.atomicfile import atomic_write
+from rearbuild.backup import commit, directories
 from rearbuild.backup.archive import (
     TAR_CHANGED_FILES,
     ArchiveFormat,
@@ -48,7 +49,7 @@ from rearbuild.log import notice
 from rearbuild.recover.options import RecoverOptions
 from rearbuild.recover.target import check_before_restore
 from rearbuild.run import run
-from rearbuild.url import Reach, Url, Use
+from rearbuild.url import Reach, Scheme, Url, Use
 
 log = logging.getLogger("rearbuild.backup")
 
@@ -85,7 +86,23 @@ class Places:
     work_dir: Path
     mount_dir: Path
     recovery_dir: Path
-    never_backed_up: tuple[str, ...] = ()  # the build area
+    never_backed_up: tuple[str, ...] = ()  # rearbuild's own files: own_files()
+
+
+def own_files(
+    *, cache_dir: Path, var_dir: Path, build_dir: Path | None, iso_dir: str, output_url: str, output_prefix: str
+) -> tuple[str, ...]:
+    """What rearbuild itself writes and no backup may carry: its cache, the build areas (TMPDIR/rear.*: a killed
+    run's too), VAR_DIR/output, ISO_DIR and a file:// OUTPUT_URL (rescue images, earlier backups' ISOs)."""
+    paths = [str(cache_dir), str(var_dir / "output")]
+    if build_dir is not None:
+        paths.append(str(build_dir.parent / "rear.*"))
+    if iso_dir.strip():
+        paths.append(iso_dir.strip())
+    if Scheme.of(output_url.strip()) is Scheme.FILE:
+        url = Url.parse(output_url.strip(), Use.OUTPUT)
+        paths.append(str(url.archive_dir(Path(url.path), output_prefix)))
+    return tuple(dict.fromkeys(os.path.normpath(p) for p in paths))
 
 
 class KeyNeed(enum.Enum):
@@ -126,9 +143,43 @@ def _compression(config: Config) -> tuple[Codec, str]:
     )
 
 
+def _scalar(config: Config, name: str, example: str) -> str:
+    """A setting that is one word: an array would be joined with blanks into a path nobody meant."""
+    if name in config and config.settings[name].is_array:
+        raise UserError(
+            f"{config.where(name)}: {name} is an array; it takes one value",
+            hint=f"write it without parentheses, e.g. {name}={example}",
+        )
+    return config.text(name)
+
+
+_CRYPT_NAMES = ("BACKUP_PROG_CRYPT_ENABLED", "BACKUP_PROG_CRYPT_KEY", "BACKUP_PROG_CRYPT_OPTIONS")
+_CRYPT_LIKENESS = 0.8  # difflib ratio: BACKUP_CRYPT_KEY vs BACKUP_PROG_CRYPT_KEY is 0.86, unrelated names < 0.6
+
+
+def refuse_crypt_typos(config: Config) -> None:
+    """A setting that looks like encryption but is not one rearbuild reads would let the backup be written
+    unencrypted with exit 0: the configuration loader only warns about unknown names, here it is fatal."""
+    known = sorted(n for n in config.known if "CRYPT" in n) or list(_CRYPT_NAMES)
+    for setting in config:
+        name = setting.name
+        if name in config.known or "CRYPT" not in name.upper():
+            continue
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=_CRYPT_LIKENESS)
+        if not close and not name.upper().startswith("BACKUP"):
+            continue  # a variable of the user's own recipes that merely mentions crypt
+        right = close[0] if close else "BACKUP_PROG_CRYPT_ENABLED"
+        raise UserError(
+            f"{config.where(name)}: {name} is not a rearbuild setting (did you mean {right}?); "
+            "a backup meant to be encrypted would be written unencrypted",
+            hint=f"rename it to {right} (encryption: BACKUP_PROG_CRYPT_ENABLED=y and BACKUP_PROG_CRYPT_KEY=...)",
+        )
+
+
 def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: bool = False) -> NetfsSettings:
     """The NETFS configuration, checked. typed_key: a key the operator typed earlier in this run."""
-    url = Url.parse(config.text("BACKUP_URL"), Use.BACKUP)
+    refuse_crypt_typos(config)
+    url = Url.parse(_scalar(config, "BACKUP_URL", "file:///srv/backup"), Use.BACKUP)
     program = config.text("BACKUP_PROG").strip()
     if os.path.basename(program) != "tar":
         raise UserError(f"BACKUP_PROG={program!r}: rearbuild's NETFS supports only tar", hint="remove the setting")
@@ -151,7 +202,7 @@ def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: 
     )
     return NetfsSettings(
         url=url,
-        prefix=config.text("NETFS_PREFIX"),
+        prefix=_scalar(config, "NETFS_PREFIX", "$HOSTNAME"),
         archive=archive,
         tar_options=config.items("BACKUP_PROG_OPTIONS"),
         mount_options=config.text("BACKUP_OPTIONS"),
@@ -210,9 +261,7 @@ def _same_fs(path: Path, mountpoints: tuple[str, ...]) -> str | None:
 
 
 def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Selection:
-    extra = list(places.never_backed_up)
-    if s.url.scheme.reach is Reach.LOCAL:
-        extra.append(str(s.url.path))
+    extra = [str(s.url.path)] if s.url.scheme.reach is Reach.LOCAL else []
     chosen = select(
         layout,
         include=s.include,
@@ -220,6 +269,7 @@ def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Select
         exclude=s.exclude,
         extra_excludes=extra,
         only_exclude=s.only_exclude,
+        never=places.never_backed_up,
     )
     for path in chosen.missing:
         log.warning("not backed up: %s does not exist", path)
@@ -231,11 +281,16 @@ def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Select
     return chosen
 
 
+def _kept_copy(directory: Path) -> Path:
+    """Where NETFS_KEEP_OLD_BACKUP_COPY keeps the previous backup directory (ReaR's name)."""
+    return directory.with_name(directory.name + ".old")
+
+
 def _replace_previous(directory: Path, s: NetfsSettings) -> None:
     """NETFS_KEEP_OLD_BACKUP_COPY: the previous backup directory becomes <dir>.old (the older .old goes)."""
     if not s.keep_old or not (directory / s.archive.name).exists():
         return
-    old = directory.with_name(directory.name + ".old")
+    old = _kept_copy(directory)
     if old.exists():
         shutil.rmtree(old)
     directory.rename(old)
@@ -243,12 +298,13 @@ def _replace_previous(directory: Path, s: NetfsSettings) -> None:
 
 
 def write_archive(s: NetfsSettings, places: Places, directory: Path, chosen: Selection) -> Path:
-    """Stream the backup into directory; returns the archive. The old archive stays until the new one is
-    complete (written as .partial and renamed)."""
+    """Stream the backup into directory; returns the archive. The last good archive and its checksum stay until
+    the new ones are complete (backup/commit.py); the caller holds the location's lock."""
+    archive = directory / s.archive.name
+    commit.clear_leftovers(archive)
+    commit.check_places(archive)
     _replace_previous(directory, s)
     directory.mkdir(parents=True, exist_ok=True)
-    archive = directory / s.archive.name
-    partial = archive.with_name(archive.name + ".partial")
     exclude_file = places.work_dir / "backup-exclude.txt"
     exclude_file.parent.mkdir(parents=True, exist_ok=True)
     exclude_file.write_text(chosen.exclude_text())
@@ -268,20 +324,22 @@ def write_archive(s: NetfsSettings, places: Places, directory: Path, chosen: Sel
     # Junction 1 (after tar) counts the uncompressed bytes; the last one hashes what goes into the file.
     taps = {1: both} if len(steps) == 1 else {1: progress.add, len(steps): to_file}
     try:
-        with open(partial, "wb") as sink:
+        with open(commit.create_partial(archive), "wb") as sink:
             results = stream(steps, sink=sink, taps=taps, poll=progress.show)
             sink.flush()
             os.fsync(sink.fileno())
+    except OSError as exc:
+        commit.partial_of(archive).unlink(missing_ok=True)
+        raise commit.location_error(archive, exc) from exc
     except BaseException:
-        partial.unlink(missing_ok=True)
+        commit.partial_of(archive).unlink(missing_ok=True)
         raise
     progress.finish()
     if results[0].returncode == TAR_CHANGED_FILES:
         tail = " | ".join(results[0].err.strip().splitlines()[-3:])
         log.warning("tar: some files changed while they were read; the backup is complete otherwise (%s)", tail)
-    partial.replace(archive)
     sha = digest.hexdigest()
-    (directory / s.archive.checksum_name).write_text(checksum.format_line(sha, archive.name))
+    commit.commit(archive, sha)
     notice("backup archive %s: %s, sha256 %s", archive, human_bytes(archive.stat().st_size), sha)
     return archive
 
@@ -295,9 +353,13 @@ def _directory_record(layout: Layout | None, chosen: Selection) -> tuple[directo
     return directories.record((*directories.FHS_DIRECTORIES, *included, *excluded, *parents))
 
 
-def _write_companions(directory: Path, entries: tuple[directories.DirEntry, ...], chosen: Selection) -> None:
-    directories.write(entries, directory / directories.FILE_NAME)
-    (directory / INCLUDE_LIST).write_text("".join(f"{p}\n" for p in chosen.includes))
+def _write_companions(archive: Path, entries: tuple[directories.DirEntry, ...], chosen: Selection) -> None:
+    """The directory record and the include list beside the archive (after it: restore works without them)."""
+    try:
+        directories.write(entries, archive.parent / directories.FILE_NAME)
+        atomic_write(archive.parent / INCLUDE_LIST, "".join(f"{p}\n" for p in chosen.includes).encode())
+    except OSError as exc:
+        raise commit.location_error(archive, exc, committed=True) from exc
 
 
 @dataclass(frozen=True)
@@ -322,12 +384,13 @@ def make_backup(s: NetfsSettings, places: Places, layout: Layout | None) -> Back
     if s.url.scheme.in_rescue_image:
         directory = places.work_dir / "iso-backup" / s.url.archive_dir(Path("."), s.prefix)
         archive = write_archive(s, places, directory, chosen)
-        _write_companions(directory, entries, chosen)
+        _write_companions(archive, entries, chosen)
         return Backup(archive, _into_iso(s, archive))
     with reachable(s.url, places.mount_dir, write=True, iso_volid=s.iso_volid, options=s.mount_options) as root:
         directory = s.url.archive_dir(root, s.prefix)
-        archive = write_archive(s, places, directory, chosen)
-        _write_companions(directory, entries, chosen)
+        with commit.locked(directory, f"backup to BACKUP_URL={s.url.text}"):
+            archive = write_archive(s, places, directory, chosen)
+            _write_companions(archive, entries, chosen)
     return Backup(archive, {})
 
 
@@ -360,6 +423,14 @@ def _find_archive(directory: Path, s: NetfsSettings) -> Path:
     if archive.is_file():
         return archive
     others = sorted(p.name for p in directory.glob(f"{s.archive.base}.tar*")) if directory.is_dir() else []
+    kept = _kept_copy(directory) / s.archive.name
+    if kept.is_file():
+        # NETFS_KEEP_OLD_BACKUP_COPY moved the previous backup aside and the run after it did not complete
+        raise UserError(
+            f"no backup archive {archive}, but the previous backup is kept in {kept}",
+            hint=f"NETFS_KEEP_OLD_BACKUP_COPY kept it when a later backup began; to restore it, move {directory} "
+            f"out of the way, then mv {kept.parent} {directory} and run again",
+        )
     raise UserError(
         f"no backup archive {archive} (BACKUP_URL={s.url.text}, NETFS_PREFIX={s.prefix})",
         hint=(
@@ -400,7 +471,7 @@ def verify_backup(s: NetfsSettings, mount_dir: Path) -> Path:
             progress.add(chunk)
             progress.show()
 
-        checksum.verify(archive, observe)
+        commit.verify(archive, observe)
         progress.finish()
         probe_head(archive, s.archive.read_steps())
     notice("backup archive %s is intact", archive)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,11 +77,41 @@ def _pump(
         _close(*owned)
 
 
+class _Programs:
+    """The running programs of a stream, to stop them when rearbuild is interrupted: SIGINT or SIGTERM sent to
+    rearbuild's process alone (kill PID, systemd) does not reach them, and tar would run to its end."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: list[subprocess.Popen[bytes]] = []
+        self._stopped = False
+
+    def started(self, popen: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.append(popen)
+            if self._stopped:  # started after stop(): a thread was just starting the program
+                popen.kill()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            for popen in self._running:
+                with contextlib.suppress(OSError):
+                    popen.kill()  # SIGKILL: tar and openssl write nothing more; the .partial is removed anyway
+
+
 def _program(
-    step: Step, stdin: IO[bytes] | None, stdout: IO[bytes] | None, outcome: _Outcome, owned: tuple[IO[bytes], ...]
+    step: Step,
+    stdin: IO[bytes] | None,
+    stdout: IO[bytes] | None,
+    outcome: _Outcome,
+    owned: tuple[IO[bytes], ...],
+    programs: _Programs,
 ) -> None:
     try:
-        outcome.result = run(step.argv, check=False, stdin=stdin, stdout=stdout, env=step.env)
+        outcome.result = run(
+            step.argv, check=False, stdin=stdin, stdout=stdout, env=step.env, started=programs.started
+        )
     except BaseException as exc:
         outcome.error = exc
     finally:
@@ -158,10 +189,13 @@ def stream(
         threads.append(
             threading.Thread(target=_pump, args=(reader, writer, tap, outcome, tuple(pump_owned)), daemon=True)
         )
+    running = _Programs()
     for i, step in enumerate(steps):
         threads.append(
             threading.Thread(
-                target=_program, args=(step, stdins[i], stdouts[i], programs[i], tuple(owned[i])), daemon=True
+                target=_program,
+                args=(step, stdins[i], stdouts[i], programs[i], tuple(owned[i]), running),
+                daemon=True,
             )
         )
     for thread in threads:
@@ -172,8 +206,12 @@ def stream(
                 thread.join(poll_interval)
                 if poll is not None:
                     poll()
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM as rearbuild.cli.Terminated) or a failing poll: stop the programs now;
+        # their deaths close the pipes, which ends the pump threads.
+        running.stop()
+        raise
     finally:
-        # Ctrl-C while waiting: the programs get it too (same process group); wait for them to end.
         for thread in threads:
             thread.join()
     return _verdict(steps, programs, pumps)

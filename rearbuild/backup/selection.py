@@ -57,12 +57,15 @@ def select(
     exclude: Sequence[str] = (),
     extra_excludes: Sequence[str] = (),
     only_exclude: bool = False,
+    never: Sequence[str] = (),
     device_of: Callable[[str], int | None] = _device,
 ) -> Selection:
     """The tar include and exclude lists.
 
-    extra_excludes: what rearbuild itself leaves out (the build area, the backup location), dropped with
-    BACKUP_ONLY_EXCLUDE as ReaR does. device_of tells the file system of a path (None: it does not exist).
+    extra_excludes: what rearbuild itself leaves out (the backup location), dropped with BACKUP_ONLY_EXCLUDE as
+    ReaR does. never: rearbuild's own files (its caches, build areas, outputs), left out of every backup -- a
+    recovery restores them stale, and they can be large (ReaR excludes its own too). device_of tells the file
+    system of a path (None: it does not exist).
     """
     mounted: tuple[str, ...] = ()
     layout_excluded: tuple[str, ...] = ()
@@ -83,7 +86,7 @@ def select(
             continue
         includes.append(path)
         devices[path] = device
-    excludes = list(exclude)
+    excludes = [*exclude, *(p for p in never if p)]
     if not only_exclude:
         excludes += [p for p in extra_excludes if p]
         excludes += [m for m in layout_excluded if m not in includes]

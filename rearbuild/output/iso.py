@@ -135,8 +135,8 @@ def _open(stack: contextlib.ExitStack, source: IsoSource) -> tuple[BinaryIO, int
 
 
 @contextlib.contextmanager
-def _replacing(out: Path) -> Iterator[BinaryIO]:
-    """A temporary file next to `out` that replaces it only when the block succeeds."""
+def _replacing(out: Path, mode: int) -> Iterator[BinaryIO]:
+    """A temporary file next to `out` that replaces it (with mode) only when the block succeeds."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
@@ -144,12 +144,16 @@ def _replacing(out: Path) -> Iterator[BinaryIO]:
             yield fp
             fp.flush()
             os.fsync(fp.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, out)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_PUBLIC_MODE = 0o644  # a rescue image holds no secrets (the encryption key never goes in)
+_PRIVATE_MODE = 0o600  # one holding a backup holds /etc/shadow and every private key of the system
 
 
 # The secondary GPT of an EFI isohybrid image sits in the last 33 sectors of 512 bytes: 32 sectors of partition
@@ -187,11 +191,13 @@ def write_iso(
     seed: str,
     volume_id: str = DEFAULT_VOLUME_ID,
     boot: IsoBoot | None = IsoBoot(),
+    private: bool = False,
 ) -> IsoImage:
     """Write an ISO at `out` with `files` (real path in the ISO -> source file or bytes).
 
     epoch: the date of every record (seconds since 1970, UTC); seed: any string, the source of the MBR id
     and GPT GUIDs. The files named by `boot` must be among `files`. Large files are streamed.
+    private: readable by its owner only (0600), for an ISO that holds a backup (every file of the system).
     """
     if not _VOLUME_ID.fullmatch(volume_id):
         raise UserError(f"ISO volume id {volume_id!r} must be 1-32 characters of A-Z, 0-9 and _")
@@ -228,7 +234,7 @@ def write_iso(
                 iso.add_fp(fp, length, namer.iso_path(path, is_dir=False), rr_name=path.name, joliet_path=str(path))
             if boot is not None:
                 _add_boot(iso, namer, boot, seed)
-            with _replacing(out) as target:
+            with _replacing(out, _PRIVATE_MODE if private else _PUBLIC_MODE) as target:
                 iso.write_fp(target)
     except PyCdlibException as exc:
         raise InternalError(f"pycdlib refused the ISO layout: {exc}") from exc

@@ -31,9 +31,11 @@ def destination(output_url: str, backup_url: str, prefix: str) -> Path | None:
 
 
 def _copy(source: Path, target: Path) -> None:
-    """Through <target>.part and a rename: a reader never sees half a file under the final name."""
+    """Through <target>.part and a rename: a reader never sees half a file under the final name. The copy keeps
+    the source's permission bits: an ISO holding a backup stays readable by root only."""
     tmp = target.with_name(target.name + ".part")
     shutil.copyfile(source, tmp)
+    shutil.copymode(source, tmp)
     tmp.replace(target)
 
 

@@ -91,6 +91,7 @@ def build_rescue_iso(
     hybrid: bool = True,
     extra_files: Mapping[str, IsoSource] | None = None,
     isolinux: IsolinuxFiles | None = None,
+    private: bool = False,
 ) -> IsoImage:
     """Build the bootable rescue ISO at `out`.
 
@@ -98,7 +99,7 @@ def build_rescue_iso(
     iso_default, timeout_ds, recover_mode: ReaR's ISO_DEFAULT, the menu timeout in 1/10 s (None: wait),
     ISO_RECOVER_MODE. efi_loader None makes a BIOS-only ISO. extra_files: more files (ISO path -> source);
     they must not replace the boot files. templates: the boot menus (images/iso/). epoch and seed make the
-    result reproducible.
+    result reproducible. private: the ISO holds a backup (BACKUP_URL=iso://): readable by its owner only.
     """
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -148,4 +149,4 @@ def build_rescue_iso(
             efi=EFI_IMAGE_PATH if efi_loader is not None else None,
             hybrid=hybrid,
         )
-        return write_iso(out, files, epoch=epoch, seed=seed, volume_id=volume_id, boot=boot)
+        return write_iso(out, files, epoch=epoch, seed=seed, volume_id=volume_id, boot=boot, private=private)

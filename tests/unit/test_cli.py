@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -37,3 +38,12 @@ def test_an_error_quoting_a_huge_value_stays_short(rear_env: RearEnv, rearbuild:
     first, hint = err.splitlines()[-2:]
     assert first.startswith("ERROR: ISO volume id 'aaa") and first.endswith("more characters)") and len(first) < 1100
     assert hint == "ERROR: hint: at most 32 characters"
+
+
+def test_runs_that_may_go_on_at_once_keep_separate_logs(rear_env: RearEnv, rearbuild: Run) -> None:
+    """mkbackuponly and restoreonly may run beside each other (ReaR's SIMULTANEOUS_RUNNABLE_WORKFLOWS): each
+    writes rear-HOST.PID.log, as ReaR does, instead of moving the other's log away under its feet."""
+    rear_env.write("etc/local.conf", "BACKUP=NETFS\nBACKUP_URL=file:///nonexistent-backup-location\n")
+    rearbuild("restoreonly", "--demo", str(rear_env.root / "demo"))
+    assert [p.name for p in rear_env.log_dir.iterdir() if p.name.endswith(f".{os.getpid()}.log")]
+    assert not [p for p in rear_env.log_dir.iterdir() if p.name.endswith(".log.old")]

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from rearbuild.backup import directories
+from rearbuild.backup.directories import FILE_NAME, read, recreate_missing
+from rearbuild.errors import UserError
 
 
 def test_directory_record_round_trip(tmp_path: Path) -> None:
@@ -68,3 +70,31 @@ def test_what_cannot_be_recreated_is_a_warning(
     changed = directories.recreate_missing((directories.DirEntry("/srv/data"), directories.DirEntry("/opt")), target)
     assert changed == ["/opt"]
     assert "/srv/data not recreated below" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/home 77777777 0 0",  # a mode beyond 07777
+        "/home 0755 99999999999 0",  # an owner beyond uid_t
+        "/home 0755 0 -5",
+        "home 0755 0 0",  # not absolute
+        "/../../etc 0755 0 0",  # escapes the target
+        "/x -> ",
+        "\x00\x01garbage",
+    ],
+)
+def test_a_garbage_record_is_a_clear_error(tmp_path: Path, line: str) -> None:
+    record = tmp_path / FILE_NAME
+    record.write_text(line + "\n")
+    with pytest.raises(UserError, match="cannot read the line"):
+        entries = read(record)
+        recreate_missing(entries, tmp_path / "target")
+    assert not (tmp_path / "etc").exists()
+
+
+def test_a_record_that_is_not_text_is_a_clear_error(tmp_path: Path) -> None:
+    record = tmp_path / FILE_NAME
+    record.write_bytes(b"/home \xff\xfe 0 0\n")
+    with pytest.raises(UserError, match="not a directory record"):
+        read(record)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from rearbuild.backup.netfs import KeyNeed, check_destination, settings
+from rearbuild.backup.netfs import KeyNeed, check_destination, settings, verify_backup
 from rearbuild.errors import UserError
 from tests.conftest import RearEnv, shipped_config
 
@@ -47,3 +49,38 @@ def test_iso_urls_only_where_an_iso_is_built(rear_env: RearEnv) -> None:
     check_destination(s, backing_up=False, builds_iso=False)  # recovery reads it from the ISO
     with pytest.raises(UserError, match="only mkbackup with OUTPUT=ISO"):
         check_destination(s, backing_up=True, builds_iso=False)
+
+
+def test_an_array_backup_url_is_refused_with_its_line(rear_env: RearEnv) -> None:
+    config = shipped_config(rear_env, "BACKUP=NETFS\nBACKUP_URL=( file:///a file:///b )\n")
+    with pytest.raises(UserError, match=r"local\.conf:2: BACKUP_URL is an array") as raised:
+        settings(config, key=KeyNeed.CONFIGURED)
+    assert "without parentheses" in (raised.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    "typo", ["BACKUP_PROG_CRYPT_ENABLE", "BACKUP_PROG_CRYPT_ENABLED_", "BACKUP_PROG_CRYPTENABLED", "BACKUP_CRYPT_KEY"]
+)
+def test_an_encryption_setting_with_a_typo_stops_the_run(rear_env: RearEnv, typo: str) -> None:
+    config = shipped_config(rear_env, NETFS + f"{typo}=y\n")
+    with pytest.raises(UserError, match=rf"local\.conf:3: {typo} is not a rearbuild setting") as raised:
+        settings(config, key=KeyNeed.CONFIGURED)
+    assert "BACKUP_PROG_CRYPT_" in raised.value.message and "unencrypted" in raised.value.message
+
+
+def test_the_right_encryption_names_pass(rear_env: RearEnv) -> None:
+    s = settings(shipped_config(rear_env, ENCRYPTED + "BACKUP_PROG_CRYPT_KEY=k\n"), key=KeyNeed.CONFIGURED)
+    assert s.key == "k"
+
+
+def test_a_missing_archive_names_the_kept_old_copy(rear_env: RearEnv, tmp_path: Path) -> None:
+    location = tmp_path / "location"
+    kept = location / "host.old" / "backup.tar.gz"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"an older backup")
+    (location / "host").mkdir()  # a backup run that failed after keeping the previous one
+    config = shipped_config(rear_env, f"BACKUP=NETFS\nBACKUP_URL=file://{location}\nNETFS_KEEP_OLD_BACKUP_COPY=y\n")
+    with pytest.raises(UserError, match="no backup archive") as raised:
+        verify_backup(settings(config, key=KeyNeed.ASK), tmp_path / "mnt")
+    assert str(kept) in raised.value.message + (raised.value.hint or "")
+    assert "NETFS_KEEP_OLD_BACKUP_COPY" in (raised.value.hint or "")

@@ -4,6 +4,8 @@ loaders (no external tools)."""
 from __future__ import annotations
 
 import io
+import os
+import stat
 import time
 from pathlib import Path, PurePosixPath
 
@@ -67,3 +69,15 @@ def test_write_iso_refuses_missing_boot_files_and_bad_volume_ids(tmp_path: Path)
     with pytest.raises(UserError, match="volume id"):
         write_iso(tmp_path / "x.iso", {"/a": b""}, epoch=0, seed="s", volume_id="rear-000", boot=None)
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_an_iso_holding_a_backup_is_readable_by_root_only(tmp_path: Path) -> None:
+    previous = os.umask(0)
+    try:
+        write_iso(tmp_path / "private.iso", {"/backup/backup.tar.gz": b"data"}, epoch=0, seed="s", boot=None,
+                  private=True)  # fmt: skip
+        write_iso(tmp_path / "plain.iso", {"/hello": b"hello"}, epoch=0, seed="s", boot=None)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "private.iso").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "plain.iso").stat().st_mode) == 0o644

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,15 @@ def test_missing_result_and_unwritable_destination(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="cannot create"):
         publish([_result(tmp_path)], output_url=f"file://{blocker}", backup_url="", prefix="p", known={},
                 log_file=None)
+
+
+def test_a_private_result_stays_private_when_published(tmp_path: Path) -> None:
+    iso = _result(tmp_path)
+    iso.chmod(0o600)  # an ISO that holds a backup (BACKUP_URL=iso://)
+    out = tmp_path / "out"
+    previous = os.umask(0)
+    try:
+        publish([iso], output_url=f"file://{out}", backup_url="", prefix="h", known={}, log_file=None)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((out / "h/rescue.iso").stat().st_mode) == 0o600

@@ -34,6 +34,7 @@ def main(ctx: Context) -> None:
         volume_id=ctx.text("ISO_VOLID"),
         hybrid=ctx.flag("ISO_HYBRID"),
         extra_files=extra_iso_files(ctx.items("ISO_FILES"), ctx.state.iso_files),
+        private=bool(ctx.state.iso_files),  # BACKUP_URL=iso://: the ISO holds the backup
     )
     notice("ISO: %s (%.1f MiB)", image.path, image.size / 2**20)
     ctx.state.result_files.append(image.path)
