@@ -130,12 +130,23 @@ def render_command(command: Command) -> str:
     return line
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def comment_text(text: str) -> str:
+    """text for a one-line place of the script (a `#` comment, a step's label): a newline (or any control
+    character) in a path or label would end the comment and make the rest a command, and would split the line
+    steps_of reads, so they are written as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def render_step(step: Step) -> str:
     fp = fingerprint(step)
-    lines = [f"# ---- {step.kind.value}: {step.description}"]
+    lines = [f"# ---- {step.kind.value}: {comment_text(step.description)}"]
     if step.destroys:
-        lines.append(f"# destroys: {' '.join(step.destroys)}")
-    lines.append(f"if rear_begin {step.id} {fp} {shlex.quote(step.description)}; then")
+        lines.append(f"# destroys: {comment_text(' '.join(step.destroys))}")
+    # the description is a label for messages: one line, like the comment above
+    lines.append(f"if rear_begin {step.id} {fp} {shlex.quote(comment_text(step.description))}; then")
     if step.passphrase_for is not None:
         lines.append(f"rear_read_passphrase {shlex.quote(step.passphrase_for)}")
     lines += [render_command(c) for c in step.commands]
@@ -148,8 +159,8 @@ def render_step(step: Step) -> str:
 def render(plan: Plan, done_dir: Path) -> str:
     """The whole script."""
     header = (
-        _HEADER.replace("@SOURCE@", plan.source)
-        .replace("@TARGET@", plan.target_root)
+        _HEADER.replace("@SOURCE@", comment_text(plan.source))
+        .replace("@TARGET@", comment_text(plan.target_root))
         .replace("@DONE_DIR@", shlex.quote(str(done_dir)))
         .replace("@WAIT_TENTHS@", str(_WAIT_DEV_TENTHS))
     )

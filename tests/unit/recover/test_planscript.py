@@ -49,3 +49,22 @@ def test_failure_names_the_step_and_an_edited_script_continues(tmp_path: Path) -
     # A regenerated plan whose step changed runs that step again (its fingerprint differs).
     changed = Plan(steps=(touch_step("one", out / "1", Command(("true",))),), disks=(), target_root="/x")
     assert execute(write(changed, tmp_path / "again.sh", done), done).ran == ("one",)
+
+
+def test_a_newline_in_a_path_or_description_stays_inside_its_comment(tmp_path: Path) -> None:
+    """Paths (the layout's, the target) and step descriptions go into `#` lines of the script; a newline in one
+    must not turn the rest into a command that runs when the plan runs."""
+    out = tmp_path / "out"
+    out.mkdir()
+    evil = out / "evil"
+    injected = f"\ntouch {evil}\n"
+    step = Step("one", "fs:/one", StepKind.MKFS, f"make{injected}", (Command(("touch", str(out / "1"))),),
+                destroys=(f"/dev/one{injected}",))  # fmt: skip
+    plan = Plan(steps=(step,), disks=(TargetDisk("/dev/x", 1, LabelType.GPT),),
+                target_root=str(tmp_path / f"target{injected}"),
+                source=f"/etc/rear/disklayout.conf{injected}")  # fmt: skip
+    done = tmp_path / "done"
+    script = write(plan, tmp_path / "diskrestore.sh", done)
+    execute(script, done)
+    assert (out / "1").exists() and not evil.exists()
+    assert [s.description for s in steps_of(script.read_text())] == [f"make\\x0atouch {evil}\\x0a"]
