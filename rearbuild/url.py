@@ -17,6 +17,7 @@ registered and refused with a message naming the variable until rearbuild implem
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -24,6 +25,11 @@ from typing import Final
 from urllib.parse import unquote, urlsplit
 
 from rearbuild.errors import UserError
+
+# Linux's limits on a path and on one name in it (include/uapi/linux/limits.h: PATH_MAX 4096 with its NUL,
+# NAME_MAX 255): a longer location fails in the first system call, deep inside a backup.
+PATH_MAX = 4096
+NAME_MAX = 255
 
 
 class Use(enum.Enum):
@@ -233,6 +239,13 @@ class Url:
                 hint=f"write {scheme.word}:///absolute/path (three slashes)",
             )
         path = PurePosixPath(unquote(parts.path) if use.decodes_path else parts.path)
+        too_long = [part for part in path.parts if len(os.fsencode(part)) > NAME_MAX]
+        if len(os.fsencode(str(path))) >= PATH_MAX or too_long:
+            raise UserError(
+                f"{use.variable}={url[:80]!r}... is longer than Linux allows for a path "
+                f"({PATH_MAX} bytes, {NAME_MAX} for one name)",
+                hint=f"check {use.variable}: a value this long is usually a mistake in the configuration",
+            )
         # the archive may fill the whole rescue medium, which is made for it
         if use.needs_directory and (
             not path.is_absolute() or (path == PurePosixPath("/") and not scheme.in_rescue_image)

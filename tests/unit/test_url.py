@@ -113,3 +113,10 @@ def test_what_each_implemented_scheme_needs() -> None:
 def test_scheme_of_text() -> None:
     assert Scheme.of(" file:///x") is Scheme.FILE
     assert Scheme.of("/x") is None and Scheme.of("gopher://x") is None and Scheme.of("http://[") is None
+
+
+@pytest.mark.parametrize("path", ["/srv/" + "x" * 5_000_000, "/srv/" + "n" * 256 + "/backup"])
+def test_a_location_longer_than_linux_allows_is_a_clear_error(path: str) -> None:
+    with pytest.raises(UserError, match="longer than Linux allows") as caught:
+        Url.parse(f"file://{path}", Use.BACKUP)
+    assert len(str(caught.value)) < 400  # the message does not quote megabytes
