@@ -115,8 +115,11 @@ class _Walk:
             return
 
 
-def _walk_to(walk: _Walk, relative: str | PurePosixPath, *, create: bool, mode: int) -> None:
-    """Enter every directory of relative below walk's root, following links inside it."""
+def _walk_to(
+    walk: _Walk, relative: str | PurePosixPath, *, create: bool, mode: int, leave_last: bool = False
+) -> str | None:
+    """Enter every directory of relative below walk's root, following links inside it. leave_last: the last name
+    (once every link is followed) is returned instead of entered, for a path that need not be a directory."""
     todo = deque(_parts(relative))
     while todo:
         name = todo.popleft()
@@ -127,7 +130,10 @@ def _walk_to(walk: _Walk, relative: str | PurePosixPath, *, create: bool, mode: 
         if target is not None:
             todo.extendleft(reversed(target))
             continue
+        if leave_last and not todo:
+            return name
         walk.enter(name, create=create, mode=mode)
+    return None
 
 
 def locate(root: Path, relative: str | PurePosixPath) -> Path | None:
@@ -136,21 +142,11 @@ def locate(root: Path, relative: str | PurePosixPath) -> Path | None:
     the restored system holds (its boot loader, its kernels) rather than what the rescue system holds."""
     walk = _Walk(root)
     try:
-        todo = deque(_parts(relative))
-        while todo:
-            name = todo.popleft()
-            if name == "..":
-                walk.up()
-                continue
-            target = walk.link(name)
-            if target is not None:
-                todo.extendleft(reversed(target))
-                continue
-            if not todo:
-                os.lstat(name, dir_fd=walk.fds[-1])
-                return walk.path / name
-            walk.enter(name, create=False, mode=0)
-        return walk.path
+        last = _walk_to(walk, relative, create=False, mode=0, leave_last=True)
+        if last is None:
+            return walk.path
+        os.lstat(last, dir_fd=walk.fds[-1])
+        return walk.path / last
     except OSError:  # missing, a file on the way, a loop of links
         return None
     finally:
