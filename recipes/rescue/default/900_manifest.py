@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rearbuild import __version__
+from rearbuild.build.generated import config_entries
+from rearbuild.bundle import write_bundle
 from rearbuild.context import Context
 from rearbuild.log import notice
-from rearbuild.manifest import Missing, assemble, bundle_files
+from rearbuild.manifest import Missing, assemble
 from rearbuild.state import required
 from rearbuild.workflow import Workflow
 
@@ -39,5 +41,5 @@ def main(ctx: Context) -> None:
     manifest.write(output)
     notice("manifest: %s (%d entries, %.1f MiB of files)", output, len(manifest.files), manifest.size / 2**20)
     if args.bundle is not None:
-        bundle_files(manifest, Path(args.bundle))
+        write_bundle(manifest, kernel.path, config_entries(ctx.paths.config_dir), Path(args.bundle))
         notice("bundle: %s", args.bundle)
