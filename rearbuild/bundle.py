@@ -19,8 +19,8 @@ import os
 import re
 import shutil
 import tarfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ class Bundle:
     manifest: Manifest
     kernel: Path
     config: tuple[Entry, ...]
+    # Manifest paths that are one file (hard links) on the host, each group named by its first path: the image
+    # keeps them one inode, and the bundle's objects, one per content, cannot tell hard links from equal copies.
+    links: Mapping[str, str] = field(default_factory=dict)
 
     def object(self, sha256: str) -> Path:
         return object_path(self.root, sha256)
@@ -97,9 +100,35 @@ def _objects(manifest: Manifest, kernel: Path, config: Sequence[Entry]) -> tuple
         "manifest": _digest(manifest_bytes),
         "kernel": kernel_sha,
         "config": config_index,
+        "links": _host_links(manifest),
     }
     return index, objects
 
+
+
+def _host_links(manifest: Manifest) -> list[list[str]]:
+    """Groups of the manifest's files that are one inode on the host (rearbuild.build.cpio links them)."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for record in manifest.files:
+        if record.kind is EntryKind.FILE and record.source is not None:
+            st = os.stat(record.source)
+            if st.st_nlink > 1:
+                groups.setdefault((st.st_dev, st.st_ino), []).append(record.path)
+    return sorted(paths for paths in groups.values() if len(paths) > 1)
+
+
+def _links(manifest: Manifest, where: Path, groups: Any) -> dict[str, str]:
+    """Each linked path -> its group's first path; a group must be files of one content."""
+    links: dict[str, str] = {}
+    if not isinstance(groups, list):
+        raise UserError(f"{where}: {INDEX} lacks its list of hard links", hint=_HINT)
+    for group in groups:
+        records = [manifest.file(p) if isinstance(p, str) else None for p in group] if isinstance(group, list) else []
+        hashes = {r.sha256 for r in records if r is not None and r.kind is EntryKind.FILE}
+        if len(records) < 2 or None in records or len(hashes) != 1:
+            raise UserError(f"{where}: {INDEX} links {group!r}, which are not files of one content", hint=_HINT)
+        links.update((p, group[0]) for p in group)
+    return links
 
 def _index_bytes(index: dict[str, Any]) -> bytes:
     return (json.dumps(index, indent=1, sort_keys=True) + "\n").encode()
@@ -256,8 +285,9 @@ def load_bundle(path: Path, work: Path) -> Bundle:
     if not isinstance(config_items, list):
         raise UserError(f"{path}: {INDEX} lacks its list of configuration files", hint=_HINT)
     config = tuple(_config_entry(root, path, item) for item in config_items)
+    links = _links(manifest, path, index.get("links"))
     verify_bundle(manifest, root)
-    return Bundle(root=root, manifest=manifest, kernel=kernel, config=config)
+    return Bundle(root=root, manifest=manifest, kernel=kernel, config=config, links=links)
 
 
 # What the builder decides, not the host: where the results go. Everything else of the host's effective

@@ -145,3 +145,28 @@ def test_another_format_version_is_refused(tmp_path: Path) -> None:
 def test_the_builder_decides_only_where_results_go(tmp_path: Path) -> None:
     manifest, _, _ = _host(tmp_path)
     assert host_settings(manifest) == {"OUTPUT": "ISO", "PROGS": ("a", "b")}
+
+
+def test_host_hard_links_stay_one_file_and_equal_copies_stay_apart(tmp_path: Path) -> None:
+    manifest, kernel, etc = _host(tmp_path)
+    tool = Path(manifest.files[1].source or "")
+    (tmp_path / "host" / "tool2").hardlink_to(tool)
+    copy = tmp_path / "host" / "tool3"
+    copy.write_bytes(tool.read_bytes())
+    extra = [
+        FileRecord(p, EntryKind.FILE, 0o755, str(s), size=10, sha256=sha256_file(tool))
+        for p, s in (("/usr/bin/tool2", tmp_path / "host" / "tool2"), ("/usr/bin/tool3", copy))
+    ]
+    manifest = Manifest(**{**manifest.__dict__, "files": merge([*manifest.files, *extra])})
+    write_bundle(manifest, kernel, config_entries(etc), tmp_path / "b.tar")
+    bundle = load_bundle(tmp_path / "b.tar", tmp_path / "work")
+    assert bundle.links == {"/usr/bin/tool": "/usr/bin/tool", "/usr/bin/tool2": "/usr/bin/tool"}
+
+
+def test_links_between_different_files_are_refused(tmp_path: Path) -> None:
+    manifest, kernel, etc = _host(tmp_path)
+    write_bundle(manifest, kernel, config_entries(etc), tmp_path / "dir")
+    index = tmp_path / "dir" / INDEX
+    index.write_text(json.dumps(json.loads(index.read_text()) | {"links": [["/usr/bin/tool", "/usr/lib/libx.so"]]}))
+    with pytest.raises(UserError, match="which are not files of one content"):
+        load_bundle(tmp_path / "dir", tmp_path / "work")

@@ -24,4 +24,5 @@ def main(ctx: Context) -> None:
         epoch=ctx.epoch,
         modules_load=ctx.state.modules.load_order if ctx.state.modules else manifest.modules_load,
         bundle=bundle.root if bundle else None,
+        links=bundle.links if bundle else None,
     )
