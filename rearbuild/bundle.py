@@ -144,6 +144,9 @@ def write_bundle(manifest: Manifest, kernel: Path, config: Sequence[Entry], dest
 
 
 def _write_dir(dest: Path, index: dict[str, Any], objects: _Objects) -> None:
+    # 0700, as the manifest is 0600: the configuration in it may hold passwords (BACKUP_URL, ...).
+    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dest.chmod(0o700)
     for sha256, content in objects.items():
         path = object_path(dest, sha256)
         if path.exists():
@@ -171,7 +174,9 @@ def _write_tar(dest: Path, index: dict[str, Any], objects: _Objects) -> None:
     tmp = dest.with_name(dest.name + ".tmp")
     index_bytes = _index_bytes(index)
     # USTAR: object names are 76 characters, below its limit of 100, and it has no time stamps beyond mtime.
-    with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+    # 0600, as the manifest: the configuration in it may hold passwords (BACKUP_URL, ...).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         tar.addfile(_member(INDEX, len(index_bytes)), io.BytesIO(index_bytes))
         for sha256 in sorted(objects):
             name = object_path(Path(), sha256).as_posix()
@@ -179,8 +184,8 @@ def _write_tar(dest: Path, index: dict[str, Any], objects: _Objects) -> None:
             if isinstance(content, bytes):
                 tar.addfile(_member(name, len(content)), io.BytesIO(content))
             else:
-                with content.open("rb") as f:
-                    tar.addfile(_member(name, os.fstat(f.fileno()).st_size), f)
+                with content.open("rb") as source:
+                    tar.addfile(_member(name, os.fstat(source.fileno()).st_size), source)
     tmp.replace(dest)
 
 

@@ -170,3 +170,12 @@ def test_links_between_different_files_are_refused(tmp_path: Path) -> None:
     index.write_text(json.dumps(json.loads(index.read_text()) | {"links": [["/usr/bin/tool", "/usr/lib/libx.so"]]}))
     with pytest.raises(UserError, match="which are not files of one content"):
         load_bundle(tmp_path / "dir", tmp_path / "work")
+
+
+def test_a_bundle_is_private_to_its_owner(tmp_path: Path) -> None:
+    # The configuration in it may hold passwords (BACKUP_URL, ...): as the manifest, root only.
+    manifest, kernel, etc = _host(tmp_path)
+    write_bundle(manifest, kernel, config_entries(etc), tmp_path / "b.tar")
+    write_bundle(manifest, kernel, config_entries(etc), tmp_path / "dir")
+    assert (tmp_path / "b.tar").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "dir").stat().st_mode & 0o777 == 0o700
