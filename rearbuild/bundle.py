@@ -52,6 +52,9 @@ class Bundle:
     # Manifest paths that are one file (hard links) on the host, each group named by its first path: the image
     # keeps them one inode, and the bundle's objects, one per content, cannot tell hard links from equal copies.
     links: Mapping[str, str] = field(default_factory=dict)
+    # The host's kernel parameters that COPY_KERNEL_PARAMETERS carries into the image: the builder's own
+    # /proc/cmdline says nothing about the host.
+    cmdline: tuple[str, ...] = ()
 
     def object(self, sha256: str) -> Path:
         return object_path(self.root, sha256)
@@ -134,9 +137,13 @@ def _index_bytes(index: dict[str, Any]) -> bytes:
     return (json.dumps(index, indent=1, sort_keys=True) + "\n").encode()
 
 
-def write_bundle(manifest: Manifest, kernel: Path, config: Sequence[Entry], dest: Path) -> None:
-    """Write the bundle to `dest`: a directory, or a reproducible tar when the name ends in .tar."""
+def write_bundle(
+    manifest: Manifest, kernel: Path, config: Sequence[Entry], dest: Path, *, cmdline: Sequence[str] = ()
+) -> None:
+    """Write the bundle to `dest`: a directory, or a reproducible tar when the name ends in .tar.
+    cmdline: the host's kernel parameters the image copies (COPY_KERNEL_PARAMETERS)."""
     index, objects = _objects(manifest, kernel, config)
+    index["cmdline"] = list(cmdline)
     if is_tar(dest):
         _write_tar(dest, index, objects)
     else:
@@ -291,8 +298,11 @@ def load_bundle(path: Path, work: Path) -> Bundle:
         raise UserError(f"{path}: {INDEX} lacks its list of configuration files", hint=_HINT)
     config = tuple(_config_entry(root, path, item) for item in config_items)
     links = _links(manifest, path, index.get("links"))
+    cmdline = index.get("cmdline")
+    if not isinstance(cmdline, list) or not all(isinstance(w, str) and w.split() == [w] for w in cmdline):
+        raise UserError(f"{path}: {INDEX} has no list of kernel parameters", hint=_HINT)
     verify_bundle(manifest, root)
-    return Bundle(root=root, manifest=manifest, kernel=kernel, config=config, links=links)
+    return Bundle(root=root, manifest=manifest, kernel=kernel, config=config, links=links, cmdline=tuple(cmdline))
 
 
 # What the builder decides, not the host: where the results go. Everything else of the host's effective

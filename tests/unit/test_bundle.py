@@ -179,3 +179,10 @@ def test_a_bundle_is_private_to_its_owner(tmp_path: Path) -> None:
     write_bundle(manifest, kernel, config_entries(etc), tmp_path / "dir")
     assert (tmp_path / "b.tar").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "dir").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_hosts_copied_kernel_parameters_travel_with_the_bundle(tmp_path: Path) -> None:
+    manifest, kernel, etc = _host(tmp_path)
+    write_bundle(manifest, kernel, config_entries(etc), tmp_path / "b.tar", cmdline=("net.ifnames=0", "biosdevname=0"))
+    bundle = load_bundle(tmp_path / "b.tar", tmp_path / "work")
+    assert bundle.cmdline == ("net.ifnames=0", "biosdevname=0")

@@ -9,6 +9,7 @@ from pathlib import Path
 from rearbuild import __version__
 from rearbuild.bundle import host_settings, load_bundle
 from rearbuild.context import READONLY, Context
+from rearbuild.facts import KernelCmdline
 from rearbuild.log import notice
 
 log = logging.getLogger("rearbuild.bundle")
@@ -18,6 +19,7 @@ def main(ctx: Context) -> None:
     args = ctx.options.workflow.parse_arguments(ctx.options.args)
     bundle = ctx.state.bundle = load_bundle(Path(args.bundle), ctx.tmp_dir)
     ctx.state.manifest = bundle.manifest
+    ctx.cmdline = KernelCmdline(bundle.cmdline)  # the host's parameters, for COPY_KERNEL_PARAMETERS
     for name, value in host_settings(bundle.manifest).items():
         if name not in READONLY:  # the builder's own directories
             ctx.set(name, value)

@@ -1,13 +1,11 @@
-"""Everything collected, as the manifest (rearbuild.manifest). `rearbuild collect -o FILE [--bundle DIR]` writes
-it out; mkrescue hands it to the build stage."""
+"""Everything collected, as the manifest (rearbuild.manifest). `rearbuild collect -o FILE` writes it out (and
+910_bundle a bundle with --bundle PATH); mkrescue hands it to the build stage."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rearbuild import __version__
-from rearbuild.build.generated import config_entries
-from rearbuild.bundle import write_bundle
 from rearbuild.context import Context
 from rearbuild.log import notice
 from rearbuild.manifest import Missing, assemble
@@ -40,6 +38,3 @@ def main(ctx: Context) -> None:
     output = Path(args.output) if args.output else ctx.paths.recovery_dir / "manifest.json"
     manifest.write(output)
     notice("manifest: %s (%d entries, %.1f MiB of files)", output, len(manifest.files), manifest.size / 2**20)
-    if args.bundle is not None:
-        write_bundle(manifest, kernel.path, config_entries(ctx.paths.config_dir), Path(args.bundle))
-        notice("bundle: %s", args.bundle)
