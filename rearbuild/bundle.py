@@ -108,7 +108,6 @@ def _objects(manifest: Manifest, kernel: Path, config: Sequence[Entry]) -> tuple
     return index, objects
 
 
-
 def _host_links(manifest: Manifest) -> list[list[str]]:
     """Groups of the manifest's files that are one inode on the host (rearbuild.build.cpio links them)."""
     groups: dict[tuple[int, int], list[str]] = {}
