@@ -5,9 +5,9 @@ contain with its source on the host, kind, mode, size, sha256 and why it is ther
 configuration, the kernel, the module load order, the network and the disk layout. It is sorted and carries no
 time stamp, so two collections of an unchanged host give identical bytes.
 
-A bundle is a directory next to the manifest holding the files' contents by sha256 (objects/ab/abcdef...), so a
-build machine needs nothing from the host; loading verifies what it can and rejects a corrupt or tampered
-manifest with a clear error.
+A bundle (rearbuild.bundle) holds the files' contents by sha256 (objects/ab/abcdef...), so a build machine needs
+nothing from the host; loading verifies what it can and rejects a corrupt or tampered manifest with a clear
+error.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import enum
 import json
 import os
 import re
-import shutil
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -261,21 +260,6 @@ class Manifest:
 
 def object_path(bundle: Path, sha256: str) -> Path:
     return bundle / "objects" / sha256[:2] / sha256
-
-
-def bundle_files(manifest: Manifest, bundle: Path) -> None:
-    """Copy every file's content into the bundle directory, content-addressed (hard links where possible)."""
-    for record in manifest.files:
-        if record.kind is not EntryKind.FILE or record.sha256 is None or record.source is None:
-            continue
-        dest = object_path(bundle, record.sha256)
-        if dest.exists():
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(record.source, dest)
-        except OSError:
-            shutil.copyfile(record.source, dest)
 
 
 def sources(manifest: Manifest, bundle: Path | None) -> dict[str, Path]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # annotations only: the rescue system starts faster without i
     from rearbuild.backup.directories import DirEntry
     from rearbuild.build.initrd import InitrdResult
     from rearbuild.build.rootfs import Rootfs
+    from rearbuild.bundle import Bundle
     from rearbuild.collect.disk.capture import Capture
     from rearbuild.collect.kernel import KernelImage
     from rearbuild.collect.kmod.image import KernelModules
@@ -54,6 +55,7 @@ class RunState:
     layout_capture: Capture | None = None  # the raw facts behind it, for companion files
     layout_file: Path | None = None  # where layout/save wrote disklayout.conf
     # ---- build, pack, output ----
+    bundle: Bundle | None = None  # `rearbuild build PATH`: the verified bundle the image is built from
     rootfs: Rootfs | None = None
     initrd: InitrdResult | None = None
     iso_files: dict[str, Path] = field(default_factory=dict)  # ISO path -> host file (BACKUP_URL=iso://)

@@ -54,6 +54,7 @@ class Workflow(enum.Enum):
     SAVELAYOUT = "savelayout"
     CHECKLAYOUT = "checklayout"
     COLLECT = "collect"
+    BUILD = "build"
     RECOVER = "recover"
     RESTOREONLY = "restoreonly"
     FORMAT = "format"
@@ -115,7 +116,13 @@ class Workflow(enum.Enum):
                     metavar="FILE",
                     help="where the manifest goes (default $VAR_DIR/recovery/manifest.json)",
                 )
-                parser.add_argument("--bundle", metavar="DIR", help="also copy every file into DIR, by sha256")
+                parser.add_argument(
+                    "--bundle",
+                    metavar="PATH",
+                    help="also write a bundle for `rearbuild build`: a directory, or one file if PATH ends in .tar",
+                )
+            case Workflow.BUILD:
+                parser.add_argument("bundle", metavar="PATH", help="the bundle `rearbuild collect --bundle` wrote")
             case Workflow.RECOVER | Workflow.RESTOREONLY:
                 parser.add_argument("--plan", action="store_true", help="print the disk plan, change nothing")
                 parser.add_argument("--plan-file", metavar="FILE", help="run this (edited) plan instead")
@@ -146,6 +153,9 @@ class Workflow(enum.Enum):
                 return _stages("layout/precompare?", "prep", "layout/save", "layout/compare")
             case Workflow.COLLECT:
                 return _stages("prep", "layout/save", "rescue")
+            case Workflow.BUILD:
+                # No host stage: everything comes from the bundle, loaded and verified first.
+                return _stages("bundle", "build", "pack", "output")
             case Workflow.RECOVER:
                 return _stages(*_RECOVER)
             case Workflow.RESTOREONLY:
@@ -166,6 +176,7 @@ _DESCRIPTIONS = {
     Workflow.SAVELAYOUT: "save the disk layout of this host",
     Workflow.CHECKLAYOUT: "compare the saved and the current disk layout; exit 1 when it changed",
     Workflow.COLLECT: "collect what a rescue image of this host needs into a manifest (-o FILE)",
+    Workflow.BUILD: "build the rescue image(s) of another host from its bundle (collect --bundle PATH)",
     Workflow.RECOVER: "recover this machine (in the rescue system)",
     Workflow.RESTOREONLY: "restore the backup only, into the mounted target",
     Workflow.FORMAT: "format a USB disk or tape as rescue medium",

@@ -5,7 +5,7 @@ the composed entry list, no chroot, no ldd)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rearbuild.build.cpio import Entry, Kind
@@ -25,21 +25,25 @@ def compose(
     *,
     skel_dir: Path,
     skel_layers: Sequence[str],
-    config_dir: Path,
+    config: Sequence[Entry],
     share_dir: Path,
     package_dir: Path,
     epoch: int,
     modules_load: Sequence[str],
+    bundle: Path | None = None,
+    links: Mapping[str, str] | None = None,
 ) -> Rootfs:
+    """config: the user's configuration (generated.config_entries, or a bundle's); bundle: where the manifest's
+    files are read from instead of the host (rearbuild.manifest.sources); links: its hard link groups."""
     rootfs = Rootfs.empty()
     rootfs.extend(Entry.directory(d, 0o1777 if d == "tmp" else 0o755) for d in BASE_DIRS)
     rootfs.extend(BASE_NODES)
-    rootfs.extend(manifest_entries(manifest, sources(manifest, None)))
+    rootfs.extend(manifest_entries(manifest, sources(manifest, bundle), links))
     rootfs.extend(skel_entries(skel_dir, skel_layers))
     rootfs.extend(
         generated_entries(
             manifest=manifest,
-            config_dir=config_dir,
+            config=config,
             share_dir=share_dir,
             package_dir=package_dir,
             epoch=epoch,

@@ -57,7 +57,7 @@ def rescue_conf(variables: Mapping[str, Value]) -> str:
 def generated_entries(
     *,
     manifest: Manifest,
-    config_dir: Path,
+    config: Sequence[Entry],
     share_dir: Path,
     package_dir: Path,
     epoch: int,
@@ -80,20 +80,27 @@ def generated_entries(
     for part in ("conf", "recipes"):
         if (share_dir / part).is_dir():
             entries += tree_entries(share_dir / part, f"{SHARE_IN_IMAGE}/{part}")
-    if config_dir.is_dir():
-        # The user's configuration goes in (ReaR copies /etc/rear), private: it may hold secrets. The backup's
-        # encryption key never does (ReaR: build/default/960_remove_encryption_keys.sh): its assignments are
-        # blanked, so the rescue system asks for the key when it restores.
-        for entry in tree_entries(config_dir, "etc/rear"):
-            if entry.path.endswith("/rescue.conf"):
-                continue
-            if entry.kind is Kind.FILE and entry.source is not None:
-                data = entry.source.read_bytes()
-                cleaned = _CRYPT_KEY_RE.sub(rb"\1BACKUP_PROG_CRYPT_KEY=''", data)
-                entry = (
-                    Entry.from_bytes(entry.path, cleaned, 0o600)
-                    if cleaned != data
-                    else Entry.file(entry.path, entry.source, 0o600)
-                )
-            entries.append(entry)
+    entries += config
+    return entries
+
+
+def config_entries(config_dir: Path) -> list[Entry]:
+    """The user's configuration as it goes into the image (ReaR copies /etc/rear), private: it may hold secrets.
+    The backup's encryption key never does (ReaR: build/default/960_remove_encryption_keys.sh): its assignments
+    are blanked, so the rescue system asks for the key when it restores. A bundle carries these entries."""
+    entries: list[Entry] = []
+    if not config_dir.is_dir():
+        return entries
+    for entry in tree_entries(config_dir, "etc/rear"):
+        if entry.path.endswith("/rescue.conf"):
+            continue
+        if entry.kind is Kind.FILE and entry.source is not None:
+            data = entry.source.read_bytes()
+            cleaned = _CRYPT_KEY_RE.sub(rb"\1BACKUP_PROG_CRYPT_KEY=''", data)
+            entry = (
+                Entry.from_bytes(entry.path, cleaned, 0o600)
+                if cleaned != data
+                else Entry.file(entry.path, entry.source, 0o600)
+            )
+        entries.append(entry)
     return entries

@@ -93,14 +93,25 @@ class Rootfs:
         return {name: entries for name, entries in groups.items() if entries}
 
 
-def manifest_entries(manifest: Manifest, sources: Mapping[str, Path]) -> list[Entry]:
+def manifest_entries(
+    manifest: Manifest, sources: Mapping[str, Path], links: Mapping[str, str] | None = None
+) -> list[Entry]:
+    """links: path -> hard link group, for sources that do not show it themselves (a bundle's objects)."""
+    links = links or {}
     entries: list[Entry] = []
     for record in manifest.files:
         path = record.path.lstrip("/")
         match record.kind:
             case EntryKind.FILE:
                 entries.append(
-                    Entry.file(path, sources[record.path], record.mode, sha256=record.sha256, size=record.size)
+                    Entry.file(
+                        path,
+                        sources[record.path],
+                        record.mode,
+                        sha256=record.sha256,
+                        size=record.size,
+                        link_group=links.get(record.path),
+                    )
                 )
             case EntryKind.SYMLINK:
                 entries.append(Entry.symlink(path, record.target or ""))

@@ -124,6 +124,11 @@ def _real_path(name: str) -> PurePosixPath:
     return path
 
 
+# Rock Ridge mode of every file: pycdlib's default for in-memory files (regular, r--r--r--). Given an open file
+# pycdlib would copy its st_mode instead, so the umask of whoever unpacked a bundle or installed the kernel
+# would change the ISO's bytes.
+_FILE_MODE = 0o100444
+
 def _open(stack: contextlib.ExitStack, source: IsoSource) -> tuple[BinaryIO, int]:
     if isinstance(source, bytes):
         return io.BytesIO(source), len(source)
@@ -231,7 +236,14 @@ def write_iso(
                 )
             for path in sorted(real, key=lambda p: p.parts):
                 fp, length = _open(stack, real[path])
-                iso.add_fp(fp, length, namer.iso_path(path, is_dir=False), rr_name=path.name, joliet_path=str(path))
+                iso.add_fp(
+                    fp,
+                    length,
+                    namer.iso_path(path, is_dir=False),
+                    rr_name=path.name,
+                    joliet_path=str(path),
+                    file_mode=_FILE_MODE,
+                )
             if boot is not None:
                 _add_boot(iso, namer, boot, seed)
             with _replacing(out, _PRIVATE_MODE if private else _PUBLIC_MODE) as target:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rearbuild.build.compose import compose
+from rearbuild.build.generated import config_entries
 from rearbuild.context import Context
 from rearbuild.layers import skel_layers
 from rearbuild.paths import PACKAGE_DIR
@@ -11,14 +12,17 @@ from rearbuild.state import required
 
 def main(ctx: Context) -> None:
     manifest = required(ctx.state.manifest, "the manifest")
+    bundle = ctx.state.bundle  # `rearbuild build`: the host's files and configuration come from its bundle
     variables = {k: v for k, v in ctx.variables().items() if isinstance(v, str)}
     ctx.state.rootfs = compose(
         manifest,
         skel_dir=ctx.paths.share_dir / "skel",
         skel_layers=skel_layers(variables, ctx.text("BACKUP"), ctx.text("OUTPUT")),
-        config_dir=ctx.paths.config_dir,
+        config=bundle.config if bundle else config_entries(ctx.paths.config_dir),
         share_dir=ctx.paths.share_dir,
         package_dir=PACKAGE_DIR,
         epoch=ctx.epoch,
         modules_load=ctx.state.modules.load_order if ctx.state.modules else manifest.modules_load,
+        bundle=bundle.root if bundle else None,
+        links=bundle.links if bundle else None,
     )

@@ -1,5 +1,5 @@
-"""Everything collected, as the manifest (rearbuild.manifest). `rearbuild collect -o FILE [--bundle DIR]` writes
-it out; mkrescue hands it to the build stage."""
+"""Everything collected, as the manifest (rearbuild.manifest). `rearbuild collect -o FILE` writes it out (and
+910_bundle a bundle with --bundle PATH); mkrescue hands it to the build stage."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from rearbuild import __version__
 from rearbuild.context import Context
 from rearbuild.log import notice
-from rearbuild.manifest import Missing, assemble, bundle_files
+from rearbuild.manifest import Missing, assemble
 from rearbuild.state import required
 from rearbuild.workflow import Workflow
 
@@ -38,6 +38,3 @@ def main(ctx: Context) -> None:
     output = Path(args.output) if args.output else ctx.paths.recovery_dir / "manifest.json"
     manifest.write(output)
     notice("manifest: %s (%d entries, %.1f MiB of files)", output, len(manifest.files), manifest.size / 2**20)
-    if args.bundle is not None:
-        bundle_files(manifest, Path(args.bundle))
-        notice("bundle: %s", args.bundle)

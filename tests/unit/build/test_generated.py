@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from rearbuild.build.cpio import Kind
-from rearbuild.build.generated import generated_entries
+from rearbuild.build.generated import config_entries, generated_entries
 from rearbuild.manifest import Manifest
 from rearbuild.paths import PACKAGE_DIR, default_share_dir
 
@@ -32,7 +32,7 @@ def test_encryption_key_never_reaches_the_image(tmp_path: Path) -> None:
     )
     entries = generated_entries(
         manifest=manifest,
-        config_dir=etc,
+        config=config_entries(etc),
         share_dir=default_share_dir(),
         package_dir=PACKAGE_DIR,
         epoch=0,

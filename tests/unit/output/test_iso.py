@@ -46,6 +46,18 @@ def test_plain_iso_is_reproducible_and_depends_on_epoch(tmp_path: Path) -> None:
     assert _plain_iso(tmp_path, "3.iso", epoch=1_700_000_001) != first
 
 
+def test_a_source_files_permissions_do_not_leak_into_the_iso(tmp_path: Path) -> None:
+    # The kernel read from /boot (0644) and from a bundle unpacked under umask 077 (0600): the same ISO.
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"MZ kernel")
+    images = []
+    for mode in (0o644, 0o600, 0o444):
+        kernel.chmod(mode)
+        write_iso(tmp_path / "k.iso", {"/kernel": kernel}, epoch=0, seed="s", boot=None)
+        images.append((tmp_path / "k.iso").read_bytes())
+    assert images[0] == images[1] == images[2]
+
+
 def test_plain_iso_reads_back_by_real_names(tmp_path: Path) -> None:
     data = _plain_iso(tmp_path, "1.iso")
     iso = pycdlib.PyCdlib()

@@ -17,7 +17,7 @@ from rearbuild.state import required
 def main(ctx: Context) -> None:
     manifest = required(ctx.state.manifest, "the manifest")
     initrd = required(ctx.state.initrd, "the initrd")
-    kernel = Path(manifest.kernel_file)
+    kernel = ctx.state.bundle.kernel if ctx.state.bundle else Path(manifest.kernel_file)
     check_file_sizes({"initrd": initrd.path, "kernel": kernel}, ctx.number("ISO_FILE_SIZE_LIMIT"))
     image = build_rescue_iso(
         Path(ctx.text("ISO_DIR")) / f"{ctx.text('ISO_PREFIX')}.iso",
