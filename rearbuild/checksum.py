@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from rearbuild.atomicfile import atomic_write
 from rearbuild.errors import UserError
 
 CHUNK = 1 << 20  # read a MiB at a time: large enough for throughput, small enough for a progress observer
@@ -46,9 +47,10 @@ def side_file(path: Path) -> Path:
 
 
 def write_side_file(path: Path, digest: str) -> Path:
-    """Write path's .sha256 naming path by its base name (sha256sum -c runs in its directory)."""
+    """Write path's .sha256 naming path by its base name (sha256sum -c runs in its directory); whole or not at
+    all, like the backup's checksum (a full disk must not leave an empty .sha256 that a later check refuses)."""
     target = side_file(path)
-    target.write_text(format_line(digest, path.name))
+    atomic_write(target, format_line(digest, path.name).encode())
     return target
 
 
