@@ -5,7 +5,6 @@ complete with its matching checksum and restores with restoreonly --demo to the 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import signal
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.paths import default_share_dir
 from rearbuild.run import run
 from tests.conftest import RearEnv
 
@@ -28,10 +26,6 @@ pytestmark = [
 
 SEED = 9  # the fault points below are random but repeatable
 
-
-@pytest.fixture
-def env(rear_env: RearEnv) -> RearEnv:
-    return dataclasses.replace(rear_env, share_dir=default_share_dir())
 
 
 def configure(env: RearEnv, tree: Path, location: Path, *extra: str) -> None:

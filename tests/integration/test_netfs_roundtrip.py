@@ -5,43 +5,22 @@ item. Damaged, missing and undecryptable archives stop before anything is writte
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from rearbuild.cli import main
-from rearbuild.paths import default_share_dir
 from rearbuild.run import run
 from tests.conftest import RearEnv
+from tests.integration.conftest import Cli
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="owners, setuid and ACLs of other users need root")
 
 SPARSE_SIZE = 64 << 20
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "layout"
 KEY = "correct horse battery staple"
-
-Cli = Callable[..., tuple[int, str]]
-
-
-@pytest.fixture
-def env(rear_env: RearEnv) -> RearEnv:
-    """rear_env with the shipped recipes (share dir = the package)."""
-    return dataclasses.replace(rear_env, share_dir=default_share_dir())
-
-
-@pytest.fixture
-def cli(env: RearEnv, capsys: pytest.CaptureFixture[str]) -> Cli:
-    def call(*args: str) -> tuple[int, str]:
-        status = main(env.argv(*args))
-        out, err = capsys.readouterr()
-        return status, out + err
-
-    return call
 
 
 def make_tree(root: Path) -> None:

@@ -7,7 +7,6 @@ outside the target."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import os
@@ -18,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.cli import main
-from rearbuild.paths import default_share_dir
 from tests.conftest import RearEnv
+from tests.integration.conftest import Cli
 
 pytestmark = [
     pytest.mark.slow,
@@ -28,8 +26,6 @@ pytestmark = [
 ]
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "layout"
-
-Cli = Callable[..., tuple[int, str]]
 
 
 @pytest.fixture(autouse=True)
@@ -40,19 +36,6 @@ def usual_umask() -> Iterator[None]:
     os.umask(previous)
 
 
-@pytest.fixture
-def env(rear_env: RearEnv) -> RearEnv:
-    return dataclasses.replace(rear_env, share_dir=default_share_dir())
-
-
-@pytest.fixture
-def cli(env: RearEnv, capsys: pytest.CaptureFixture[str]) -> Cli:
-    def call(*args: str) -> tuple[int, str]:
-        status = main(env.argv(*args))
-        out, err = capsys.readouterr()
-        return status, out + err
-
-    return call
 
 
 def backed_up(env: RearEnv, cli: Cli) -> Path:
