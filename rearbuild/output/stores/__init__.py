@@ -73,7 +73,8 @@ def publish_set(store: Store, files: dict[str, Path], metadata: Metadata) -> int
             line = format_line(entry.sha256, entry.name).encode()
             sent += store.put(entry.name + ".sha256", line, hashlib.sha256(line).hexdigest())
     sent += store.put(NAME, document, digest)
-    notice("published %d file(s) to %s", len(metadata.files), store.location)
+    notice("published %d file(s) to %s (%d object(s) sent, the others were there)", len(metadata.files),
+           store.location, sent)  # fmt: skip
     return sent
 
 

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 
 from rearbuild.checksum import parse_line
 from rearbuild.errors import UserError
+from rearbuild.output.stores.metadata import NAME
 from rearbuild.output.stores.transfer import NotFound, Refused, Response, request
 
 
@@ -49,14 +50,15 @@ class WebDavStore:
 
     def exists(self, name: str, sha256: str) -> bool:
         try:
-            # the metadata document and side files are small: compare their bytes' digest directly
             found = self._sidecar_digest(name)
         except NotFound:
             return False
         return found == sha256
 
     def _sidecar_digest(self, name: str) -> str:
-        if name.endswith(".sha256") or name.endswith(".json"):
+        """The sha256 of what is stored under name: a file's from its side file; the metadata document and the
+        side files themselves are small, so their bytes are hashed."""
+        if name == NAME or name.endswith(".sha256"):
             return hashlib.sha256(self._call("GET", name).body).hexdigest()
         return parse_line(self._call("GET", name + ".sha256").body.decode(errors="replace"), Path(name + ".sha256"))
 

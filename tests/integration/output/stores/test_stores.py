@@ -85,6 +85,19 @@ def test_round_trip_then_the_same_bytes_again_change_nothing(store_server: Serve
     assert [(f["name"], f["size"]) for f in meta["files"]] == [(p.name, p.stat().st_size) for p in files]
 
 
+def test_only_what_the_store_lacks_is_sent(store_server: Server, rear_env: RearEnv, tmp_path: Path) -> None:
+    iso, notes = _files(tmp_path)
+    env = store_server.env(tmp_path / "home")
+    url = store_server.url("partial")
+    first = _run(rear_env, env, "publish", url, str(iso), conf=store_server.conf())
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = _run(rear_env, env, "publish", url, str(iso), str(notes), conf=store_server.conf())
+    assert second.returncode == 0, second.stderr[-3000:]
+    # the ISO (and its .sha256) were there: only notes.txt (+ its .sha256) and the new metadata (OCI: its manifest)
+    sent = 3 if store_server.kind in ("s3", "webdav") else 2
+    assert f"({sent} object(s) sent" in second.stdout + second.stderr, second.stderr
+
+
 def test_fetch_refuses_a_changed_file(store_server: Server, rear_env: RearEnv, tmp_path: Path) -> None:
     files = _files(tmp_path)
     env = store_server.env(tmp_path / "home")
