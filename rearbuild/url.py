@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -33,6 +34,15 @@ from rearbuild.errors import UserError
 # NAME_MAX 255): a longer location fails in the first system call, deep inside a backup.
 PATH_MAX = 4096
 NAME_MAX = 255
+
+
+# scheme://user:password@host: what a log line must not carry
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact_userinfo(text: str) -> str:
+    """text with the user:password part of any URL in it replaced by ***@ (a command line that is logged)."""
+    return _USERINFO.sub("***@", text)
 
 
 class Use(enum.Enum):

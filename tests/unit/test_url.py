@@ -3,12 +3,17 @@ schemes rearbuild does not implement yet."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from rearbuild.errors import UserError
-from rearbuild.url import REGISTRY, Reach, Scheme, Url, Use
+from rearbuild.paths import default_share_dir
+from rearbuild.url import REGISTRY, Reach, Scheme, Url, Use, redact_userinfo
+from tests.conftest import RearEnv
+
+Run = Callable[..., tuple[int, str, str]]
 
 # ---- BACKUP_URL -------------------------------------------------------------------------------------------------
 
@@ -136,3 +141,12 @@ def test_store_urls_name_a_server_and_never_credentials() -> None:
         Url.parse("https:///out", Use.OUTPUT)
     with pytest.raises(UserError, match="not supported"):
         Url.parse("s3://b", Use.BACKUP)
+
+
+def test_a_password_typed_into_a_url_never_reaches_the_log(rear_env: RearEnv, rearbuild: Run) -> None:
+    assert redact_userinfo("x https://u:hunter2@h/p s3://b/k") == "x https://***@h/p s3://b/k"
+    (rear_env.share_dir / "recipes").symlink_to(default_share_dir() / "recipes")
+    status, out, err = rearbuild("publish", "https://admin:hunter2@127.0.0.1:9/out", "/etc/hostname")
+    assert status == 1 and "credentials do not belong in the URL" in err and "netrc" in err
+    logs = "".join(p.read_text() for p in rear_env.log_dir.iterdir())
+    assert "argv" in logs and "hunter2" not in logs + out + err
