@@ -306,7 +306,7 @@ def load_bundle(path: Path, work: Path) -> Bundle:
 
 # What the builder decides, not the host: where the results go. Everything else of the host's effective
 # configuration is used as recorded, so the image equals the one the host would build.
-BUILDER_DECIDES = frozenset({"OUTPUT_URL", "ISO_DIR"})
+BUILDER_DECIDES = frozenset({"OUTPUT_URL", "ISO_DIR", "S3_ENDPOINT_URL"})  # S3_ENDPOINT_URL: for OUTPUT_URL=s3://
 
 
 def host_settings(manifest: Manifest) -> dict[str, Value]:

@@ -32,6 +32,7 @@ from rearbuild.log import close_logfile, notice, open_logfile, setup_console, to
 from rearbuild.paths import Paths
 from rearbuild.recover.options import TARGET_FS_ROOT
 from rearbuild.run import set_trace_output
+from rearbuild.url import redact_userinfo
 from rearbuild.workflow import Locking, Workflow
 
 log = logging.getLogger("rearbuild")
@@ -210,7 +211,9 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
                     hint="run as root, or point --log-dir (REARBUILD_LOG_DIR) to a writable directory",
                 ) from exc
             stack.callback(close_logfile, handler)
-            log.info("rearbuild %s %s, pid %d, argv %s", __version__, workflow.value, os.getpid(), sys.argv)
+            # a URL typed with user:password@ is refused later, but this line is written first
+            argv = [redact_userinfo(a) for a in sys.argv]
+            log.info("rearbuild %s %s, pid %d, argv %s", __version__, workflow.value, os.getpid(), argv)
             if workflow.needs_build_dir and not options.simulate:
                 area = _make_build_dir(paths)
                 build_dir = area.path

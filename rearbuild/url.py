@@ -9,8 +9,11 @@ and kernel modules the rescue image needs for it, where ReaR accepts it and wher
                                           rear/$NETFS_PREFIX/ on it
     iso:///backup                         BACKUP_URL: inside the rescue ISO itself (mkbackup only); in the rescue
                                           system the ISO is found by its volume label ISO_VOLID
+    s3://BUCKET/PREFIX                    OUTPUT_URL: an S3 bucket (rearbuild.output.stores.s3)
+    http(s)://HOST/PATH                   OUTPUT_URL: an HTTP PUT / WebDAV server (rearbuild.output.stores.webdav)
+    oci://REGISTRY/REPO[:TAG]             OUTPUT_URL: an OCI artifact in a registry (rearbuild.output.stores.oci)
 
-The other schemes ReaR knows (nfs, cifs, sshfs, ftpfs, tape, ... and sftp, http(s), s3 for OUTPUT_URL) are
+The other schemes ReaR knows (nfs, cifs, sshfs, ftpfs, tape, ... and sftp for OUTPUT_URL) are
 registered and refused with a message naming the variable until rearbuild implements them.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,6 +34,15 @@ from rearbuild.errors import UserError
 # NAME_MAX 255): a longer location fails in the first system call, deep inside a backup.
 PATH_MAX = 4096
 NAME_MAX = 255
+
+
+# scheme://user:password@host: what a log line must not carry
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact_userinfo(text: str) -> str:
+    """text with the user:password part of any URL in it replaced by ***@ (a command line that is logged)."""
+    return _USERINFO.sub("***@", text)
 
 
 class Use(enum.Enum):
@@ -73,7 +86,7 @@ class Use(enum.Enum):
             )
         return UserError(
             f"OUTPUT_URL={url!r}: the scheme {word!r} is not supported by rearbuild yet",
-            hint="use file:///directory (nfs, cifs, usb, sftp ... are planned)",
+            hint="use file:///directory, s3://, http(s):// or oci:// (nfs, cifs, usb, sftp ... are planned)",
         )
 
 
@@ -166,9 +179,11 @@ class Scheme(enum.Enum):
     RSYNC = _spec("rsync", Reach.REMOTE, programs=("rsync", "ssh"))
     VAR = _spec("var", Reach.USER_MOUNT, rear=_BACKUP)
     SFTP = _spec("sftp", Reach.REMOTE, read=False, programs=("lftp",), rear=_OUTPUT)
-    HTTP = _spec("http", Reach.REMOTE, read=False, programs=("lftp",), rear=_OUTPUT)
-    HTTPS = _spec("https", Reach.REMOTE, read=False, programs=("lftp",), rear=_OUTPUT)
-    S3 = _spec("s3", Reach.REMOTE, read=False, programs=("s3cmd",), rear=_OUTPUT)
+    # rearbuild's artifact stores (rearbuild.output.stores): Python libraries, no programs. ReaR uses lftp, s3cmd.
+    HTTP = _spec("http", Reach.REMOTE, read=False, rear=_OUTPUT, implemented=_OUTPUT)
+    HTTPS = _spec("https", Reach.REMOTE, read=False, rear=_OUTPUT, implemented=_OUTPUT)
+    S3 = _spec("s3", Reach.REMOTE, read=False, rear=_OUTPUT, implemented=_OUTPUT)
+    OCI = _spec("oci", Reach.REMOTE, read=False, rear=_NONE, implemented=_OUTPUT)
 
     @property
     def spec(self) -> SchemeSpec:
@@ -215,9 +230,10 @@ REGISTRY: Final[Mapping[str, Scheme]] = {s.word: s for s in Scheme}
 @dataclass(frozen=True)
 class Url:
     scheme: Scheme
-    # file: the directory; usb: the device; iso: the directory inside the ISO; null: /.
+    # file: the directory; usb: the device; iso: the directory inside the ISO; null: /; a store: the path on it.
     path: PurePosixPath
     text: str
+    host: str = ""  # a store's server (host[:port]), its bucket for s3
 
     @classmethod
     def parse(cls, url: str, use: Use) -> Url:
@@ -233,6 +249,8 @@ class Url:
             raise use.refuse(parts.scheme, url)
         if scheme.reach is Reach.NOWHERE:
             return cls(scheme, PurePosixPath("/"), url)  # null: whatever follows the scheme is ignored
+        if scheme.reach is Reach.REMOTE:
+            return cls._remote(scheme, parts.netloc, parts.path, url, use)
         if parts.netloc:
             raise UserError(
                 f"{use.variable}={url!r}: {scheme.word} URLs have no host part",
@@ -255,6 +273,21 @@ class Url:
                 hint=f"write e.g. {scheme.word}:///backup",
             )
         return cls(scheme, path, url)
+
+    @classmethod
+    def _remote(cls, scheme: Scheme, netloc: str, path: str, url: str, use: Use) -> Url:
+        if "@" in netloc:
+            # the URL is logged and shown: credentials come from the places each store documents
+            raise UserError(
+                f"{use.variable}: credentials do not belong in the URL (it is logged)",
+                hint="use ~/.netrc for http(s), the AWS environment or ~/.aws for s3, `docker login` for oci",
+            )
+        if not netloc:
+            raise UserError(
+                f"{use.variable}={url!r}: {scheme.word} URLs name a server (or bucket)",
+                hint=f"write {scheme.word}://HOST/path",
+            )
+        return cls(scheme, PurePosixPath(path or "/"), url, netloc)
 
     def archive_dir(self, root: Path, prefix: str) -> Path:
         """The directory holding the data, given where the location is reachable (root: the directory itself

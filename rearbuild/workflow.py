@@ -55,6 +55,8 @@ class Workflow(enum.Enum):
     CHECKLAYOUT = "checklayout"
     COLLECT = "collect"
     BUILD = "build"
+    PUBLISH = "publish"
+    FETCH = "fetch"
     RECOVER = "recover"
     RESTOREONLY = "restoreonly"
     FORMAT = "format"
@@ -75,7 +77,7 @@ class Workflow(enum.Enum):
 
     @property
     def locking(self) -> Locking:
-        if self in (Workflow.HELP, Workflow.DUMP, Workflow.CHECKLAYOUT):
+        if self in (Workflow.HELP, Workflow.DUMP, Workflow.CHECKLAYOUT, Workflow.FETCH):
             return Locking.NONE
         if self in (Workflow.MKBACKUPONLY, Workflow.RESTOREONLY):
             return Locking.SIMULTANEOUS
@@ -123,6 +125,15 @@ class Workflow(enum.Enum):
                 )
             case Workflow.BUILD:
                 parser.add_argument("bundle", metavar="PATH", help="the bundle `rearbuild collect --bundle` wrote")
+            case Workflow.PUBLISH:
+                parser.add_argument("url", metavar="URL", help="s3://BUCKET/PREFIX, http(s)://HOST/PATH or "
+                                    "oci://REGISTRY/REPO[:TAG]; OUTPUT_PREFIX is appended (not for oci)")  # fmt: skip
+                parser.add_argument("files", metavar="FILE", nargs="*",
+                                    help="what to publish (default: this host's last build's results)")  # fmt: skip
+            case Workflow.FETCH:
+                parser.add_argument("url", metavar="URL", help="where a set was published (publish prints it)")
+                parser.add_argument("directory", metavar="DIR", nargs="?", default=".",
+                                    help="where the files go (default: the current directory)")  # fmt: skip
             case Workflow.RECOVER | Workflow.RESTOREONLY:
                 parser.add_argument("--plan", action="store_true", help="print the disk plan, change nothing")
                 parser.add_argument("--plan-file", metavar="FILE", help="run this (edited) plan instead")
@@ -156,6 +167,10 @@ class Workflow(enum.Enum):
             case Workflow.BUILD:
                 # No host stage: everything comes from the bundle, loaded and verified first.
                 return _stages("bundle", "build", "pack", "output")
+            case Workflow.PUBLISH:
+                return _stages("publish")
+            case Workflow.FETCH:
+                return _stages("fetch")
             case Workflow.RECOVER:
                 return _stages(*_RECOVER)
             case Workflow.RESTOREONLY:
@@ -177,6 +192,8 @@ _DESCRIPTIONS = {
     Workflow.CHECKLAYOUT: "compare the saved and the current disk layout; exit 1 when it changed",
     Workflow.COLLECT: "collect what a rescue image of this host needs into a manifest (-o FILE)",
     Workflow.BUILD: "build the rescue image(s) of another host from its bundle (collect --bundle PATH)",
+    Workflow.PUBLISH: "publish results with their sha256 and metadata to s3://, http(s):// or oci:// (URL [FILE...])",
+    Workflow.FETCH: "download a published set and verify every sha256 (URL [DIR])",
     Workflow.RECOVER: "recover this machine (in the rescue system)",
     Workflow.RESTOREONLY: "restore the backup only, into the mounted target",
     Workflow.FORMAT: "format a USB disk or tape as rescue medium",

@@ -40,7 +40,8 @@ def _host(tmp_path: Path) -> tuple[Manifest, Path, Path]:
     manifest = Manifest(
         tool_version="0",
         facts={"HOSTNAME": "h"},
-        config={"OUTPUT": "ISO", "OUTPUT_URL": "file:///host/out", "ISO_DIR": "/host/iso", "PROGS": ("a", "b")},
+        config={"OUTPUT": "ISO", "OUTPUT_URL": "file:///host/out", "ISO_DIR": "/host/iso",
+                "S3_ENDPOINT_URL": "http://host-s3", "PROGS": ("a", "b")},
         kernel_version="6.1",
         kernel_file=str(kernel),
         files=merge(records),

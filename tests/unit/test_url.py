@@ -3,12 +3,17 @@ schemes rearbuild does not implement yet."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from rearbuild.errors import UserError
-from rearbuild.url import REGISTRY, Reach, Scheme, Url, Use
+from rearbuild.paths import default_share_dir
+from rearbuild.url import REGISTRY, Reach, Scheme, Url, Use, redact_userinfo
+from tests.conftest import RearEnv
+
+Run = Callable[..., tuple[int, str, str]]
 
 # ---- BACKUP_URL -------------------------------------------------------------------------------------------------
 
@@ -69,7 +74,7 @@ def test_output_url_file_and_null() -> None:
     assert Url.parse("file:///srv/a%20b", Use.OUTPUT).path == PurePosixPath("/srv/a%20b")
 
 
-@pytest.mark.parametrize("url", ["usb:///dev/sdb1", "iso:///backup", "nfs://server/export", "sftp://h/x", "s3://b"])
+@pytest.mark.parametrize("url", ["usb:///dev/sdb1", "iso:///backup", "nfs://server/export", "sftp://h/x"])
 def test_output_url_schemes_not_implemented_are_refused(url: str) -> None:
     with pytest.raises(UserError) as err:
         Url.parse(url, Use.OUTPUT)
@@ -95,11 +100,14 @@ def test_registry_knows_rears_schemes_and_implements_few() -> None:
     rear_backup = ("nfs", "cifs", "sshfs", "ftpfs", "tape", "obdr", "davfs", "glusterfs", "ceph", "rsync", "var")
     for word in rear_backup:
         assert Use.BACKUP in REGISTRY[word].spec.rear and not REGISTRY[word].spec.implemented
-    for word in ("sftp", "http", "https", "s3"):
-        assert REGISTRY[word].spec.rear == {Use.OUTPUT} and not REGISTRY[word].spec.implemented
+    assert REGISTRY["sftp"].spec.rear == {Use.OUTPUT} and not REGISTRY["sftp"].spec.implemented
+    for word in ("http", "https", "s3"):
+        assert REGISTRY[word].spec.rear == {Use.OUTPUT} and REGISTRY[word].spec.implemented == {Use.OUTPUT}
+    assert REGISTRY["oci"].spec.rear == set() and REGISTRY["oci"].spec.implemented == {Use.OUTPUT}
     implemented = {(s.word, u) for s in Scheme for u in Use if s.implemented_for(u)}
     assert implemented == {
-        ("file", Use.OUTPUT), ("file", Use.BACKUP), ("null", Use.OUTPUT), ("usb", Use.BACKUP), ("iso", Use.BACKUP)
+        ("file", Use.OUTPUT), ("file", Use.BACKUP), ("null", Use.OUTPUT), ("usb", Use.BACKUP), ("iso", Use.BACKUP),
+        ("http", Use.OUTPUT), ("https", Use.OUTPUT), ("s3", Use.OUTPUT), ("oci", Use.OUTPUT),
     }
 
 
@@ -120,3 +128,25 @@ def test_a_location_longer_than_linux_allows_is_a_clear_error(path: str) -> None
     with pytest.raises(UserError, match="longer than Linux allows") as caught:
         Url.parse(f"file://{path}", Use.BACKUP)
     assert len(str(caught.value)) < 400  # the message does not quote megabytes
+
+
+def test_store_urls_name_a_server_and_never_credentials() -> None:
+    url = Url.parse("s3://bucket/some/prefix", Use.OUTPUT)
+    assert (url.scheme, url.host, url.path) == (Scheme.S3, "bucket", PurePosixPath("/some/prefix"))
+    assert Url.parse("oci://127.0.0.1:5000/rescue/web:v1", Use.OUTPUT).host == "127.0.0.1:5000"
+    with pytest.raises(UserError) as err:
+        Url.parse("https://user:hunter2@dav.example/out", Use.OUTPUT)
+    assert "hunter2" not in err.value.message and "netrc" in (err.value.hint or "")
+    with pytest.raises(UserError, match="name a server"):
+        Url.parse("https:///out", Use.OUTPUT)
+    with pytest.raises(UserError, match="not supported"):
+        Url.parse("s3://b", Use.BACKUP)
+
+
+def test_a_password_typed_into_a_url_never_reaches_the_log(rear_env: RearEnv, rearbuild: Run) -> None:
+    assert redact_userinfo("x https://u:hunter2@h/p s3://b/k") == "x https://***@h/p s3://b/k"
+    (rear_env.share_dir / "recipes").symlink_to(default_share_dir() / "recipes")
+    status, out, err = rearbuild("publish", "https://admin:hunter2@127.0.0.1:9/out", "/etc/hostname")
+    assert status == 1 and "credentials do not belong in the URL" in err and "netrc" in err
+    logs = "".join(p.read_text() for p in rear_env.log_dir.iterdir())
+    assert "argv" in logs and "hunter2" not in logs + out + err

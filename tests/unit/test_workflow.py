@@ -27,3 +27,15 @@ def test_workflow_arguments_are_checked_before_anything_runs(rear_env: RearEnv, 
     assert not (rear_env.var_dir / "ran").exists() and rear_env.build_dirs() == []
     status, out, _ = rearbuild("recover", "--help")
     assert status == 0 and "--demo DIR" in out
+
+
+def test_publish_and_fetch_take_a_url(rear_env: RearEnv, rearbuild: Run) -> None:
+    from rearbuild.workflow import Locking, Workflow
+
+    args = Workflow.PUBLISH.parse_arguments(("s3://b/x", "a.iso", "b.txt"))
+    assert (args.url, args.files) == ("s3://b/x", ["a.iso", "b.txt"])
+    assert Workflow.PUBLISH.parse_arguments(("s3://b/x",)).files == []
+    assert Workflow.FETCH.parse_arguments(("oci://r/x:t",)).directory == "."
+    assert Workflow.FETCH.locking is Locking.NONE and not Workflow.PUBLISH.builds_image
+    status, _, err = rearbuild("fetch")
+    assert status == 1 and "the following arguments are required: URL" in err

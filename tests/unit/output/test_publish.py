@@ -81,3 +81,24 @@ def test_a_private_result_stays_private_when_published(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     assert stat.S_IMODE((out / "h/rescue.iso").stat().st_mode) == 0o600
+
+
+def test_artifact_stores_are_no_directory_and_publish_takes_only_stores() -> None:
+    from rearbuild.output.publish import store_url
+
+    assert destination("s3://bucket/out", "", "host1") is None  # the results stay where they were built too
+    assert store_url("oci://127.0.0.1:5000/rescue/web01:v1").host == "127.0.0.1:5000"
+    with pytest.raises(UserError, match="not an artifact store"):
+        store_url("file:///srv/out")
+
+
+def test_publish_without_files_needs_a_recorded_build(tmp_path: Path) -> None:
+    from rearbuild.output.publish import read_latest, record_latest
+    from rearbuild.output.stores.metadata import Provenance
+
+    with pytest.raises(UserError, match="no results of this host recorded"):
+        read_latest(tmp_path / "latest.json")
+    iso = _result(tmp_path)
+    provenance = Provenance("web01", "6.1", "0.1.0", "", 1)
+    record_latest(tmp_path / "latest.json", [iso], provenance)
+    assert read_latest(tmp_path / "latest.json") == ([iso.resolve()], provenance)
