@@ -95,3 +95,32 @@ def test_dump_shows_the_secure_boot_state(rearbuild: Callable[..., tuple[int, st
     assert line.split()[-1] in ("enabled", "disabled", "bios", "unknown")
     expected = "bios" if not Path("/sys/firmware/efi").is_dir() else line.split()[-1]
     assert line.split()[-1] == expected
+
+
+def test_a_bundle_build_without_the_hosts_signed_shim_stops_before_building(tmp_path: Path) -> None:
+    """Collect here, build there: the host's SECURE_BOOT_BOOTLOADER names a shim the builder lacks."""
+    shim = tmp_path / "esp" / "shimx64.efi"
+    shim.parent.mkdir()
+    shutil.copyfile(SIGNED_SHIM, shim)
+    bundle = tmp_path / "host.tar"
+    root = tmp_path / "collect"
+    etc = root / "etc"
+    etc.mkdir(parents=True)
+    (etc / "local.conf").write_text(f"OUTPUT=ISO\nSECURE_BOOT_BOOTLOADER={shim}\n")
+    argv = [sys.executable, "-m", "rearbuild", "-c", str(etc), "--var-dir", str(root / "var"),
+            "--log-dir", str(root / "log"), "--tmpdir", str(root / "tmp")]  # fmt: skip
+    collected = subprocess.run([*argv, "collect", "--bundle", str(bundle)], capture_output=True, text=True, timeout=600)
+    assert collected.returncode == 0, collected.stderr[-3000:]
+    shim.unlink()  # not on the builder
+    builder = tmp_path / "builder"
+    etc = builder / "etc"
+    etc.mkdir(parents=True)
+    (etc / "local.conf").write_text(f"OUTPUT_URL=file://{builder / 'out'}\n")
+    argv = [sys.executable, "-m", "rearbuild", "-c", str(etc), "--var-dir", str(builder / "var"),
+            "--log-dir", str(builder / "log"), "--tmpdir", str(builder / "tmp")]  # fmt: skip
+    result = subprocess.run([*argv, "build", str(bundle)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"SECURE_BOOT_BOOTLOADER={shim}: no such file" in result.stderr and "Traceback" not in result.stderr
+    log = next((builder / "log").glob("*.log")).read_text()
+    assert "stage build" not in log, "it built before checking"
+    assert not (builder / "out").exists()
