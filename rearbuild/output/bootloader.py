@@ -98,6 +98,13 @@ class SignedShim:
     shim: Path
     grub: Path
 
+    @property
+    def vendor_dir(self) -> str | None:
+        """For a shim taken from an ESP (…/EFI/debian/shimx64.efi): the directory name, where the distribution's
+        disk GRUB beside it has its built-in prefix and so looks for grub.cfg (grub-mkimage -p /EFI/<vendor>)."""
+        parent = self.shim.parent
+        return parent.name if parent.parent.name.upper() == "EFI" and parent.name.upper() != "BOOT" else None
+
 
 def find_isolinux(
     layouts: Sequence[tuple[Path, Path]] = ISOLINUX_LAYOUTS, modules: Sequence[str] = ISOLINUX_MODULES
@@ -206,6 +213,8 @@ class EfiLoader(enum.Enum):
                 )
             files[f"{EFI_BOOT_DIR}/{EFI_FALLBACK_NAME}"] = pair.shim
             files[f"{EFI_BOOT_DIR}/{SHIM_NEXT_STAGE}"] = pair.grub
+            if pair.vendor_dir is not None:
+                files[f"EFI/{pair.vendor_dir}/grub.cfg"] = config
         else:
             cfg = workdir / "grub-early.cfg"
             cfg.write_bytes(config)

@@ -34,3 +34,14 @@ def test_secure_boot_iso_boots_with_secure_boot_on(secure_boot_image: RescueImag
         assert status == 0 and "enabled" in out, out
     finally:
         guest.close()
+
+
+def test_secure_boot_iso_as_a_disk_boots_with_secure_boot_on(secure_boot_image: RescueImage, tmp_path: Path) -> None:
+    """The isohybrid ISO written to a stick (here: attached as a disk) boots through the same signed chain."""
+    disk = ["-drive", f"file={secure_boot_image.iso},format=raw,if=ide,snapshot=on"]
+    guest = Guest(qemu(*ovmf(tmp_path, secure=True), *disk), tmp_path / "console.log")
+    try:
+        guest.wait_for(READY, BOOT_TIMEOUT)
+        print(f"\nOVMF Secure Boot, isohybrid disk: power-on to '{READY}' in {guest.elapsed():.1f} s")
+    finally:
+        guest.close()

@@ -115,3 +115,17 @@ def test_an_unsigned_kernel_is_refused_only_when_secure_boot_is_required(tmp_pat
     check_kernel(kernel, None)
     (tmp_path / "signed").write_bytes(_pe(True))
     check_kernel(tmp_path / "signed", required)
+
+
+def test_a_shim_from_an_esp_gets_its_grub_cfg_where_its_grub_looks(tmp_path: Path) -> None:
+    esp = tmp_path / "boot" / "efi" / "EFI" / "fedora"
+    esp.mkdir(parents=True)
+    for name in ("shimx64.efi", "grubx64.efi"):
+        (esp / name).write_bytes(_pe(True))
+    boot = plan_efi_boot(None, str(esp / "shimx64.efi"), OFF, pairs=_pair(tmp_path))
+    assert boot is not None and boot.chain is not None
+    files = boot.loader.efi_files(tmp_path, early_config="configfile x\n", chain=boot.chain)
+    assert files["EFI/BOOT/BOOTX64.EFI"] == esp / "shimx64.efi" and files["EFI/BOOT/grubx64.efi"] == esp / "grubx64.efi"
+    assert files["EFI/fedora/grub.cfg"] == files["EFI/BOOT/grub.cfg"] == b"configfile x\n"
+    debian = plan_efi_boot(None, "", ON, pairs=_pair(tmp_path / "d"))
+    assert debian is not None and debian.chain is not None and debian.chain.vendor_dir is None
