@@ -13,6 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rearbuild import secureboot
+from rearbuild.secureboot import SecureBootState
+
 # ReaR's ARCH uses a "machine family" (usr/sbin/rear, conf/default.conf ~l.250): x86 is i386 even on x86_64, so
 # recipes in Linux-i386/ apply to both; REAL_ARCH keeps the real machine.
 _MACHINE_FAMILY = {
@@ -58,6 +61,7 @@ class Facts:
     os_version: str
     os_master_vendor: str
     hostname: str
+    secure_boot: SecureBootState = SecureBootState.UNKNOWN
 
     @property
     def machine_family(self) -> str:
@@ -95,6 +99,8 @@ class Facts:
             "OS_MASTER_VENDOR_ARCH": f"{master}/{fam}",
             "OS_MASTER_VENDOR_VERSION": f"{master}/{self.os_master_version}",
             "OS_MASTER_VENDOR_VERSION_ARCH": f"{master}/{self.os_master_version}/{fam}",
+            # not a ReaR variable: how the host booted, recorded so a build elsewhere knows it
+            "SECURE_BOOT_STATE": self.secure_boot.value,
         }
 
     def with_vendor(self, vendor: str, version: str) -> Facts:
@@ -151,6 +157,7 @@ def detect(sysroot: Path = Path("/")) -> Facts:
         os_version=version,
         os_master_vendor=master,
         hostname=short_hostname(),
+        secure_boot=secureboot.detect(),
     )
 
 

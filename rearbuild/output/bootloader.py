@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild.config.model import truth
 from rearbuild.errors import UserError
 from rearbuild.run import run
 
@@ -50,6 +49,10 @@ SIGNED_SHIM_PAIRS: tuple[tuple[Path, Path], ...] = (
     (Path("/boot/efi/EFI/redhat/shimx64.efi"), Path("/boot/efi/EFI/redhat/grubx64.efi")),  # RHEL
     (Path("/usr/share/efi/x86_64/shim.efi"), Path("/usr/share/efi/x86_64/grub.efi")),  # SUSE
 )
+
+# The Debian packages of the first pair above (Ubuntu: the same names).
+SIGNED_PACKAGES = ("shim-signed", "grub-efi-amd64-signed")
+SIGNED_PACKAGES_ELSEWHERE = "Fedora/RHEL: shim-x64 grub2-efi-x64; SUSE: shim grub2-x86_64-efi"
 
 GRUB_EFI_MODULE_DIRS = (Path("/usr/lib/grub/x86_64-efi"), Path("/usr/lib/grub2/x86_64-efi"))
 # Everything the generated grub.cfg and the embedded configuration use, built into the image because a
@@ -94,6 +97,13 @@ class IsolinuxFiles:
 class SignedShim:
     shim: Path
     grub: Path
+
+    @property
+    def vendor_dir(self) -> str | None:
+        """For a shim taken from an ESP (…/EFI/debian/shimx64.efi): the directory name, where the distribution's
+        disk GRUB beside it has its built-in prefix and so looks for grub.cfg (grub-mkimage -p /EFI/<vendor>)."""
+        parent = self.shim.parent
+        return parent.name if parent.parent.name.upper() == "EFI" and parent.name.upper() != "BOOT" else None
 
 
 def find_isolinux(
@@ -186,46 +196,25 @@ class EfiLoader(enum.Enum):
         """Debian's signed CD GRUB finds its ISO by /.disk/info."""
         return self is EfiLoader.SIGNED_SHIM
 
-    @classmethod
-    def choose(cls, secure_boot: bool | None) -> EfiLoader:
-        """secure_boot True: the signed shim or a UserError; False: standalone; None: signed if present."""
-        if secure_boot is False:
-            return cls.STANDALONE_GRUB
-        if find_signed_shim() is not None:
-            return cls.SIGNED_SHIM
-        if secure_boot:
-            raise UserError(
-                "a Secure Boot ISO needs the distribution's signed shim and GRUB, which are not installed",
-                hint="apt-get install shim-signed grub-efi-amd64-signed, or build without Secure Boot",
-            )
-        return cls.STANDALONE_GRUB
-
-    @classmethod
-    def for_settings(cls, uefi: bool | None, secure_boot: str) -> EfiLoader | None:
-        """USING_UEFI_BOOTLOADER (no: a BIOS-only image) and SECURE_BOOT_BOOTLOADER: a no-word means a standalone
-        GRUB; empty, the signed shim when the distribution's is installed (it boots with Secure Boot on and off),
-        else a standalone GRUB; anything else (ReaR sets it to the signed loader's path) asks for Secure Boot and
-        fails clearly without the signed files."""
-        if uefi is False:
-            return None
-        answer = truth(secure_boot)
-        if answer is False:
-            return cls.STANDALONE_GRUB
-        return cls.choose(True if secure_boot.strip() else None)
-
-    def efi_files(self, workdir: Path, *, early_config: str) -> dict[str, Path | bytes]:
-        """The files of the EFI boot image (path in the FAT image -> source)."""
+    def efi_files(
+        self, workdir: Path, *, early_config: str, chain: SignedShim | None = None
+    ) -> dict[str, Path | bytes]:
+        """The files of the EFI boot image (path in the FAT image -> source). chain: the signed shim and GRUB
+        chosen by rearbuild.output.secureboot (None: the distribution's)."""
         config = early_config.encode()
+        # Also where a signed GRUB looks first: its prefix is the directory it was loaded from.
         files: dict[str, Path | bytes] = {f"{EFI_BOOT_DIR}/grub.cfg": config}
         if self is EfiLoader.SIGNED_SHIM:
-            pair = find_signed_shim()
+            pair = chain if chain is not None else find_signed_shim()
             if pair is None:
                 raise UserError(
                     "the signed shim and GRUB are not installed",
-                    hint="apt-get install shim-signed grub-efi-amd64-signed",
+                    hint=f"apt-get install {' '.join(SIGNED_PACKAGES)}",
                 )
             files[f"{EFI_BOOT_DIR}/{EFI_FALLBACK_NAME}"] = pair.shim
             files[f"{EFI_BOOT_DIR}/{SHIM_NEXT_STAGE}"] = pair.grub
+            if pair.vendor_dir is not None:
+                files[f"EFI/{pair.vendor_dir}/grub.cfg"] = config
         else:
             cfg = workdir / "grub-early.cfg"
             cfg.write_bytes(config)

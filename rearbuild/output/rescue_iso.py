@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rearbuild.errors import UserError
-from rearbuild.output.bootloader import EfiLoader, IsolinuxFiles, find_isolinux
+from rearbuild.output.bootloader import EfiLoader, IsolinuxFiles, SignedShim, find_isolinux
 from rearbuild.output.bootmenu import (
     BootMenu,
     IsoDefault,
@@ -87,6 +87,7 @@ def build_rescue_iso(
     recover_mode: str | None = None,
     serial: SerialConsole | None = TTYS0,
     efi_loader: EfiLoader | None = EfiLoader.STANDALONE_GRUB,
+    signed_chain: SignedShim | None = None,
     volume_id: str = DEFAULT_VOLUME_ID,
     hybrid: bool = True,
     extra_files: Mapping[str, IsoSource] | None = None,
@@ -97,7 +98,8 @@ def build_rescue_iso(
 
     cmdline: kernel parameters of the Linux entries (e.g. console=tty0 console=ttyS0,115200).
     iso_default, timeout_ds, recover_mode: ReaR's ISO_DEFAULT, the menu timeout in 1/10 s (None: wait),
-    ISO_RECOVER_MODE. efi_loader None makes a BIOS-only ISO. extra_files: more files (ISO path -> source);
+    ISO_RECOVER_MODE. efi_loader None makes a BIOS-only ISO; signed_chain: the shim and GRUB of SIGNED_SHIM
+    (rearbuild.output.secureboot; None: the distribution's). extra_files: more files (ISO path -> source);
     they must not replace the boot files. templates: the boot menus (images/iso/). epoch and seed make the
     result reproducible. private: the ISO holds a backup (BACKUP_URL=iso://): readable by its owner only.
     """
@@ -135,7 +137,9 @@ def build_rescue_iso(
         workdir = Path(tmp)
         if efi_loader is not None:
             files[GRUB_CFG_PATH] = templates.grub_cfg(menu).encode()
-            efi_files = efi_loader.efi_files(workdir, early_config=templates.grub_early_cfg(marker))
+            efi_files = efi_loader.efi_files(
+                workdir, early_config=templates.grub_early_cfg(marker), chain=signed_chain
+            )
             image = write_fat_image(
                 workdir / "efiboot.img",
                 efi_files,

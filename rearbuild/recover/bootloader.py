@@ -1,5 +1,13 @@
 """Making the recovered disk bootable again: the boot loader that was in use, installed by the restored
-system's own tools (ReaR: finalize/Linux-i386/660_install_grub2.sh and 670_run_efibootmgr.sh)."""
+system's own tools (ReaR: finalize/Linux-i386/660_install_grub2.sh and 670_run_efibootmgr.sh).
+
+Secure Boot (issue 15, ReaR's shim handling, rear-upstream-study.md §5.2 and §7.2, rear#2116): on UEFI, when the
+restored system has the distribution's signed shim and signed GRUB (Debian: shim-signed and
+grub-efi-amd64-signed, which a Secure Boot installation has), its grub-install runs with --uefi-secure-boot:
+Debian's grub-install then copies shimx64.efi and the signed grubx64.efi into the ESP and points the NVRAM boot
+entry at shim (grub-install.c, Debian patch "install signed images"). Without them, a machine that runs with
+Secure Boot on (the rescue system booted so) is told what to install before it reboots.
+"""
 
 from __future__ import annotations
 
@@ -31,20 +39,29 @@ class Firmware(enum.Enum):
         return {Firmware.BIOS: "i386-pc", Firmware.UEFI: "x86_64-efi"}[self]
 
 
+# Debian's signed boot chain in the restored system, and the packages that hold it.
+SIGNED_CHAIN_FILES = ("usr/lib/shim/shimx64.efi.signed", "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed")
+SIGNED_CHAIN_PACKAGES = ("shim-signed", "grub-efi-amd64-signed")
+
+
 @dataclass(frozen=True)
 class BootPlan:
     firmware: Firmware
     disks: tuple[str, ...]  # where GRUB goes (BIOS: the MBR/boot-partition disks; UEFI: the ESP's disk)
     esp_mountpoint: str | None
     grub_install: str | None  # path inside the restored system, None when it has no grub-install
+    secure_boot: bool = False  # UEFI through the restored system's signed shim and GRUB
+    missing_signed: tuple[str, ...] = ()  # packages Secure Boot needs that the restored system lacks
 
     def commands(self, root: Path) -> list[list[str]]:
         if self.grub_install is None:
             return []
         base = ["chroot", str(root), self.grub_install, f"--target={self.firmware.grub_target}", "--recheck"]
         if self.firmware is Firmware.UEFI:
-            # grub-install writes the NVRAM boot entry itself through efibootmgr when efivars are mounted
-            return [[*base, f"--efi-directory={self.esp_mountpoint}"]]
+            # grub-install writes the NVRAM boot entry itself through efibootmgr when efivars are mounted; with
+            # --uefi-secure-boot that entry points at shim
+            signed = ["--uefi-secure-boot"] if self.secure_boot else []
+            return [[*base, f"--efi-directory={self.esp_mountpoint}", *signed]]
         return [[*base, disk] for disk in self.disks]
 
 
@@ -87,12 +104,29 @@ def esp_mountpoint(layout: Layout) -> str | None:
     return None
 
 
-def plan_boot(layout: Layout, root: Path, *, firmware: Firmware, explicit: tuple[str, ...] = ()) -> BootPlan:
+def plan_boot(
+    layout: Layout,
+    root: Path,
+    *,
+    firmware: Firmware,
+    explicit: tuple[str, ...] = (),
+    secure_boot_on: bool = False,
+) -> BootPlan:
+    """secure_boot_on: this machine runs with Secure Boot on (the rescue system was booted so), so the restored
+    system must boot through a signed chain."""
+    missing = tuple(
+        pkg
+        for path, pkg in zip(SIGNED_CHAIN_FILES, SIGNED_CHAIN_PACKAGES, strict=True)
+        if not target.locate(root, path)
+    )
+    uefi = firmware is Firmware.UEFI
     return BootPlan(
         firmware=firmware,
         disks=boot_disks(layout, explicit),
         esp_mountpoint=esp_mountpoint(layout),
         grub_install=_find_grub_install(root),
+        secure_boot=uefi and not missing,
+        missing_signed=missing if uefi and secure_boot_on else (),
     )
 
 
@@ -108,6 +142,15 @@ def install(boot: BootPlan, root: Path) -> bool:
     What cannot be done is a warning that says exactly what to do by hand, as ReaR does: the restored files are
     worth more than a failed recovery."""
     commands = boot.commands(root)
+    if boot.missing_signed:
+        notice(
+            "WARNING: this machine runs with Secure Boot on, but the restored system lacks %s: it will not boot "
+            "until you install them (chroot %s apt-get install %s; grub-install --uefi-secure-boot) or switch "
+            "Secure Boot off in the firmware",
+            ", ".join(boot.missing_signed),
+            root,
+            " ".join(boot.missing_signed),
+        )
     if not commands:
         why = "the restored system has no grub-install" if boot.grub_install is None else "no boot disk is known"
         notice("WARNING: %s. %s", why, _BY_HAND.format(root=root))

@@ -22,15 +22,13 @@ class RescueImage:
     build_log: str
 
 
-@pytest.fixture(scope="session")
-def rescue_image(tmp_path_factory: pytest.TempPathFactory) -> RescueImage:
-    root = tmp_path_factory.mktemp("rescue-image")
+def _build_image(root: Path, extra_conf: str = "") -> RescueImage:
     etc = root / "etc"
     etc.mkdir()
     out = root / "out"
     # The rescue entry boots after one second: the tests see the whole path from power-on to the shell.
     (etc / "local.conf").write_text(
-        f"OUTPUT=ISO\nOUTPUT_URL=file://{out}\nISO_DEFAULT=manual\nISO_SYSLINUX_TIMEOUT=10\n"
+        f"OUTPUT=ISO\nOUTPUT_URL=file://{out}\nISO_DEFAULT=manual\nISO_SYSLINUX_TIMEOUT=10\n{extra_conf}"
     )
     argv = [sys.executable, "-m", "rearbuild", "-v", "-c", str(etc), "--var-dir", str(root / "var"),
             "--log-dir", str(root / "log"), "--tmpdir", str(root / "tmp"), "image"]  # fmt: skip
@@ -40,3 +38,18 @@ def rescue_image(tmp_path_factory: pytest.TempPathFactory) -> RescueImage:
     assert result.returncode == 0, f"rearbuild image failed:\n{result.stderr[-4000:]}"
     host = short_hostname()
     return RescueImage(root, out / host / f"rear-{host}.iso", out / host, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def rescue_image(tmp_path_factory: pytest.TempPathFactory) -> RescueImage:
+    return _build_image(tmp_path_factory.mktemp("rescue-image"))
+
+
+# Debian's signed shim (shim-signed), as ReaR's SECURE_BOOT_BOOTLOADER names it.
+SIGNED_SHIM = Path("/usr/lib/shim/shimx64.efi.signed")
+
+
+@pytest.fixture(scope="session")
+def secure_boot_image(tmp_path_factory: pytest.TempPathFactory) -> RescueImage:
+    """The rescue image built with Secure Boot switched on by the setting (not by what happens to be installed)."""
+    return _build_image(tmp_path_factory.mktemp("secure-boot-image"), f"SECURE_BOOT_BOOTLOADER={SIGNED_SHIM}\n")

@@ -131,8 +131,53 @@ def test_secure_boot_cdrom(tmp_path: Path, initrd: Path) -> None:
 
 
 def test_secure_boot_refuses_unsigned_grub(tmp_path: Path, initrd: Path) -> None:
-    """The counter-check of the test above: the firmware really enforces Secure Boot."""
+    """The counter-check of the test above: the firmware really enforces Secure Boot. The same ISO boots with
+    Secure Boot off, so only the enforcement stops it."""
     iso = _build(tmp_path, initrd, EfiLoader.STANDALONE_GRUB)
     argv = qemu(*ovmf(tmp_path, secure=True), *cdrom(iso))
     _, console = _boot(argv, tmp_path / "console.log", wanted="Access Denied")
     assert MARKER not in console
+    seconds, console = _boot(qemu(*ovmf(tmp_path), *cdrom(iso)), tmp_path / "console-sb-off.log")
+    _report("the same ISO, OVMF without Secure Boot", seconds, console)
+
+
+def test_secure_boot_refuses_unsigned_kernel(tmp_path: Path, initrd: Path) -> None:
+    """Why rearbuild refuses an unsigned kernel at build time: behind the signed shim and GRUB, the kernel
+    without its signature does not boot with Secure Boot on (GRUB asks shim to verify it), and boots with
+    Secure Boot off."""
+    import pefile
+
+    from rearbuild.output.secureboot import CERTIFICATE_TABLE
+
+    image = pefile.PE(str(_kernel()))
+    table = image.OPTIONAL_HEADER.DATA_DIRECTORY[CERTIFICATE_TABLE]
+    offset = table.VirtualAddress
+    assert offset and table.Size, "the distribution's kernel is expected to be signed"
+    table.VirtualAddress = table.Size = 0
+    unsigned = tmp_path / "vmlinuz-unsigned"
+    unsigned.write_bytes(bytes(image.write())[:offset])
+    image.close()
+    iso = tmp_path / "unsigned-kernel.iso"
+    build_rescue_iso(
+        iso,
+        templates=Templates(default_share_dir() / "images" / "iso"),
+        kernel=unsigned,
+        initrd=initrd,
+        epoch=1_700_000_000,
+        seed="vm-test",
+        cmdline=CMDLINE,
+        iso_default=IsoDefault.MANUAL,
+        timeout_ds=10,
+        efi_loader=EfiLoader.SIGNED_SHIM,
+    )
+    refused = r"(bad shim signature|prohibited by secure boot policy|[Ii]nvalid signature|Access Denied)"
+    guest = Guest(qemu(*ovmf(tmp_path, secure=True), *cdrom(iso)), tmp_path / "console.log")
+    try:
+        found = guest.wait_for(refused, BOOT_TIMEOUT)
+        seconds = guest.elapsed()
+        print(f"\nSecure Boot, signed shim+GRUB, unsigned kernel: refused ({found.group(0)!r}) after {seconds:.1f} s")
+        assert MARKER not in guest.console
+    finally:
+        guest.close()
+    seconds, console = _boot(qemu(*ovmf(tmp_path), *cdrom(iso)), tmp_path / "console-sb-off.log")
+    _report("the same ISO, OVMF without Secure Boot", seconds, console)

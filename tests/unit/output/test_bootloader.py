@@ -22,6 +22,5 @@ def test_find_isolinux_names_the_missing_module(tmp_path: Path) -> None:
 
 
 def test_efi_loader_choice() -> None:
-    assert EfiLoader.choose(secure_boot=False) is EfiLoader.STANDALONE_GRUB
     assert EfiLoader.SIGNED_SHIM.secure_boot and EfiLoader.SIGNED_SHIM.needs_disk_info
     assert not EfiLoader.STANDALONE_GRUB.secure_boot
