@@ -39,7 +39,11 @@ def run(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
 
 def jactionlint(path: Path) -> subprocess.CompletedProcess[str]:
     tool("shellcheck")  # without it jactionlint skips the `run:` scripts and says nothing
-    return run(tool("jactionlint"), "--no-color", "--strict-exit", str(path))
+    # pedantic: also actions on a removed Node.js runtime, secrets outside an environment, undocumented
+    # permissions; every finding fails (--strict-exit). Left out: unlocked-install, which wants pip's
+    # --uploaded-prior-to (pip 26), newer than the pip setup-python's Python 3.11 is known to bring.
+    return run(tool("jactionlint"), "--no-color", "--no-online", "--profile", "pedantic", "--strict-exit",
+               "--ignore", "unlocked-install", str(path))  # fmt: skip
 
 
 def schema(name: str, path: Path) -> subprocess.CompletedProcess[str]:

@@ -141,3 +141,44 @@ def test_every_github_action_is_pinned_by_commit() -> None:
         # a full commit SHA cannot be moved like a tag; the comment says which release it is
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
         assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), f"{action}: no `# vX.Y.Z` comment"
+
+
+def _gitlab_jobs() -> tuple[list[str], dict[str, dict[str, object]], set[str]]:
+    doc = yaml.safe_load(GITLAB.read_text())
+    keywords = {"workflow", "stages", "variables", "default", "include", "image", "services", "cache"}
+    jobs = {k: v for k, v in doc.items() if k not in keywords and not k.startswith(".")}
+    return doc["stages"], jobs, {k for k in doc if k.startswith(".")}
+
+
+def _needs(job: dict[str, object]) -> list[str]:
+    needs = job.get("needs", [])
+    assert isinstance(needs, list)
+    return [n if isinstance(n, str) else n["job"] for n in needs]
+
+
+def test_the_gitlab_jobs_fit_together() -> None:
+    """What GitLab checks only when the pipeline is created: stages, extends and needs name what exists, and a
+    job needs only jobs of earlier stages."""
+    stages, jobs, templates = _gitlab_jobs()
+    for name, job in jobs.items():
+        assert job.get("stage") in stages, f"{name}: stage {job.get('stage')!r} is not in stages"
+        extends = job.get("extends", [])
+        for template in [extends] if isinstance(extends, str) else extends:
+            assert template in templates, f"{name} extends {template}, which does not exist"
+        for need in _needs(job):
+            assert need in jobs, f"{name} needs {need}, which does not exist"
+            assert stages.index(jobs[need]["stage"]) < stages.index(job["stage"]), f"{name} needs a later {need}"
+
+
+def test_two_builders_on_different_runners_gate_the_publish() -> None:
+    """The reproducibility gate compares two builds made on different machines, and nothing is published
+    unless it passed (one builder, or a publish beside the compare, would make it pointless)."""
+    gh = yaml.safe_load(GITHUB.read_text())["jobs"]
+    runners = gh["build"]["strategy"]["matrix"]["runner"]
+    assert len(set(runners)) == 2 and gh["build"]["runs-on"] == "${{ matrix.runner }}"
+    assert "build" in gh["compare"]["needs"] and "compare" in gh["publish"]["needs"]
+    _, jobs, _ = _gitlab_jobs()
+    build = jobs["build"]
+    [matrix] = build["parallel"]["matrix"]
+    assert len(set(matrix["RUNNER"])) == 2 and build["tags"] == ["$RUNNER"]
+    assert "build" in _needs(jobs["compare"]) and "compare" in _needs(jobs["publish"])
