@@ -44,6 +44,12 @@ _NEVER = (
     "jinja2",
     "pycdlib",
     "markupsafe",
+    # build-host only: Secure Boot and UKI checks (pefile), artifact stores (boto3), container engines (docker)
+    "pefile",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "docker",
 )
 
 _FINDER = r"""
