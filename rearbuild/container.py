@@ -144,7 +144,7 @@ def _stream(chunks: Iterator[dict[str, Any]], what: str) -> None:
                     notice("%s: %s", what, line[:160])
 
 
-def _build(conn: Connection, context: Path, tag: str, what: str, *, cache: bool) -> None:
+def build_image(conn: Connection, context: Path, tag: str, what: str, *, cache: bool) -> None:
     """Build the Containerfile in `context` as `tag`, removing intermediate containers even on failure."""
     if conn.engine is Engine.PODMAN:
         from docker.utils import build as dbuild
@@ -214,7 +214,7 @@ def ensure_builder(conn: Connection, containerfile: Path, wheelhouse: Path, work
     for wheel in wheelhouse.glob("*.whl"):
         _place(wheel, context / "wheelhouse" / wheel.name)
     try:
-        _build(conn, context, tag, "builder image", cache=True)
+        build_image(conn, context, tag, "builder image", cache=True)
     finally:
         shutil.rmtree(context, ignore_errors=True)
     return tag
@@ -295,7 +295,7 @@ def build_bundle(
     container = None
     try:
         # No layer cache: two builds of one bundle (two "runners") must each really build.
-        _build(conn, context, job, "build", cache=False)
+        build_image(conn, context, job, "build", cache=False)
         container = conn.client.containers.create(job, ["true"])  # never started: only a file system to copy
         stream, _stat = container.get_archive(_OUT)
         _extract(stream, workdir / "out.tar", out)

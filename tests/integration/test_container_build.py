@@ -16,6 +16,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from rearbuild.container import build_image, connect
+from rearbuild.errors import UserError
 from tests.integration.test_bundle import _iso, _layout, _run
 
 pytestmark = pytest.mark.slow
@@ -64,13 +66,12 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
         service = subprocess.Popen(["podman", *storage, "system", "service", "--time=0", f"unix://{socket}"],
                                    stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
     try:
+        for _ in range(150):  # the service creates its socket within a second or two
+            if socket.is_socket() or service.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert socket.is_socket(), (top / "service.log").read_text()
         client = docker.DockerClient(base_url=f"unix://{socket}")
-        for _ in range(100):
-            try:
-                if client.ping():
-                    break
-            except docker.errors.DockerException:
-                time.sleep(0.2)
         assert client.ping(), (top / "service.log").read_text()
         pod = Podman(f"unix://{socket}", storage)
         pod.cli("import", str(_base_tarball(top)), "debian:12")
@@ -175,3 +176,11 @@ def test_a_wrong_engine_url_is_a_one_line_error_naming_the_fix(host: Host, url: 
 def test_the_pipeline_script_passes_shellcheck() -> None:
     result = subprocess.run(["shellcheck", str(REPO / "ci" / "pipeline" / "local")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_a_failed_build_step_is_a_clear_error_and_leaves_no_working_container(podman: Podman, tmp_path: Path) -> None:
+    (tmp_path / "Containerfile").write_text("FROM debian:12\nRUN echo about to fail && false\n")
+    conn = connect(podman.url)
+    with pytest.raises(UserError, match=r"building the probe failed: .*RUN echo about to fail"):
+        build_image(conn, tmp_path, "rearbuild-test-failing:1", "probe", cache=False)
+    assert podman.cli("ps", "--all", "--external", "--quiet").split() == []
