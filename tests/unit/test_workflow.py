@@ -42,3 +42,6 @@ def test_build_in_a_container_runs_the_container_stage_instead_of_the_hosts_buil
     status, out, err = rearbuild("-s", "build", "bundle.tar")
     assert status == 0, err
     assert "create_iso" in out and "build_in_container" not in out
+    status, _, err = rearbuild("build", "--engine", "unix:///run/podman/podman.sock", "bundle.tar")
+    assert status == 1 and "--engine and --wheelhouse choose how `build --container` builds" in err
+    assert "add --container" in err
