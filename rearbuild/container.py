@@ -254,8 +254,10 @@ def _extract(stream: Iterable[bytes], spool: Path, dest: Path) -> None:
                 source = tar.extractfile(member)
                 if source is None:
                     raise UserError(f"the container's result {member.name} cannot be read from its archive")
-                with source, target.open("wb") as out:
+                # private until written, then the container's permission bits: an ISO holding a backup stays 0600
+                with source, os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
                     shutil.copyfileobj(source, out, 1 << 20)
+                target.chmod(member.mode & 0o777)
     spool.unlink()
 
 

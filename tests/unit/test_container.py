@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import os
 import socket
+import stat
+import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rearbuild.container import builder_tag, engine_url
+from rearbuild.container import _extract, builder_tag, engine_url
 from rearbuild.errors import UserError
 
 
@@ -70,3 +74,30 @@ def test_a_wheelhouse_without_rearbuild_is_refused(tmp_path: Path) -> None:
     _wheel(tmp_path / "jinja2-3.1.6-py3-none-any.whl", {"jinja2/__init__.py": b""}, (2024, 1, 1, 0, 0, 0))
     with pytest.raises(UserError, match="has no rearbuild wheel"):
         builder_tag(containerfile, tmp_path)
+
+
+def _tar(members: dict[str, tuple[bytes, int]]) -> list[bytes]:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, (data, mode) in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    raw = buffer.getvalue()
+    return [raw[i : i + 4096] for i in range(0, len(raw), 4096)]  # chunks, as get_archive yields them
+
+
+def test_results_come_out_of_the_archive_with_their_permissions(tmp_path: Path) -> None:
+    iso = os.urandom(10000)
+    stream = _tar({"out/vm/rear-vm.iso": (iso, 0o600), "out/vm/rear-vm.iso.sha256": (b"x  rear-vm.iso\n", 0o644)})
+    _extract(stream, tmp_path / "spool.tar", tmp_path / "dest")
+    result = tmp_path / "dest" / "out" / "vm" / "rear-vm.iso"
+    assert result.read_bytes() == iso
+    assert stat.S_IMODE(result.stat().st_mode) == 0o600  # an ISO holding a backup stays private
+    assert not (tmp_path / "spool.tar").exists()
+
+
+def test_an_archive_member_outside_the_results_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="outside their directory"):
+        _extract(_tar({"out/../../evil": (b"x", 0o644)}), tmp_path / "spool.tar", tmp_path / "dest")
+    assert not (tmp_path / "evil").exists()
