@@ -24,6 +24,8 @@ class BuildWithShare(build_py):  # type: ignore[misc]
             target = Path(self.build_lib) / "rearbuild" / "share" / part
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(here / part, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        # the builder environment of `rearbuild build --container` (rearbuild.container)
+        shutil.copyfile(here / "Containerfile", Path(self.build_lib) / "rearbuild" / "share" / "Containerfile")
 
 
 setup(cmdclass={"build_py": BuildWithShare})

@@ -22,7 +22,11 @@ log = logging.getLogger("rearbuild.engine")
 def plan(workflow: Workflow, ctx: Context) -> list[tuple[Stage, list[recipes.Recipe]]]:
     scheme = Scheme.of(ctx.text("BACKUP_URL"))
     backup_in_iso = scheme is not None and scheme.in_rescue_image and ctx.text("OUTPUT") == "ISO"
-    return [(stage, recipes.discover(stage.name, ctx)) for stage in workflow.stages(backup_in_iso=backup_in_iso)]
+    in_container = workflow is Workflow.BUILD and bool(workflow.parse_arguments(ctx.options.args).container)
+    return [
+        (stage, recipes.discover(stage.name, ctx))
+        for stage in workflow.stages(backup_in_iso=backup_in_iso, in_container=in_container)
+    ]
 
 
 def _ask(label: str) -> bool:

@@ -125,6 +125,22 @@ class Workflow(enum.Enum):
                 )
             case Workflow.BUILD:
                 parser.add_argument("bundle", metavar="PATH", help="the bundle `rearbuild collect --bundle` wrote")
+                parser.add_argument(
+                    "--container",
+                    action="store_true",
+                    help="build inside the builder environment (the Containerfile) through a container engine",
+                )
+                parser.add_argument(
+                    "--engine",
+                    metavar="URL",
+                    help="the container engine's API (default $CONTAINER_HOST, $DOCKER_HOST, the usual sockets)",
+                )
+                parser.add_argument(
+                    "--wheelhouse",
+                    metavar="DIR",
+                    help="rearbuild's wheel and its dependencies' for the builder image (default: made from the "
+                    "running rearbuild's checkout with pip wheel)",
+                )
             case Workflow.PUBLISH:
                 parser.add_argument("url", metavar="URL", help="s3://BUCKET/PREFIX, http(s)://HOST/PATH or "
                                     "oci://REGISTRY/REPO[:TAG]; OUTPUT_PREFIX is appended (not for oci)")  # fmt: skip
@@ -147,8 +163,10 @@ class Workflow(enum.Enum):
     def parse_arguments(self, args: tuple[str, ...]) -> argparse.Namespace:
         return self.argument_parser().parse_args(list(args))
 
-    def stages(self, *, backup_in_iso: bool = False) -> tuple[Stage, ...]:
-        """The stage sequence. backup_in_iso: BACKUP_URL=iso://, where mkbackup backs up before output."""
+    def stages(self, *, backup_in_iso: bool = False, in_container: bool = False) -> tuple[Stage, ...]:
+        """The stage sequence. backup_in_iso: BACKUP_URL=iso://, where mkbackup backs up before output.
+        in_container: `build --container`, where the image is built and its results published by the container
+        stage."""
         match self:
             case Workflow.IMAGE | Workflow.MKRESCUE:
                 return _stages(*_RESCUE)
@@ -166,6 +184,8 @@ class Workflow(enum.Enum):
                 return _stages("prep", "layout/save", "rescue")
             case Workflow.BUILD:
                 # No host stage: everything comes from the bundle, loaded and verified first.
+                if in_container:
+                    return _stages("bundle", "container")
                 return _stages("bundle", "build", "pack", "output")
             case Workflow.PUBLISH:
                 return _stages("publish")

@@ -3,8 +3,10 @@ checked before anything runs."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 
+from rearbuild.paths import default_share_dir
 from tests.conftest import RearEnv
 
 Run = Callable[..., tuple[int, str, str]]
@@ -39,3 +41,19 @@ def test_publish_and_fetch_take_a_url(rear_env: RearEnv, rearbuild: Run) -> None
     assert Workflow.FETCH.locking is Locking.NONE and not Workflow.PUBLISH.builds_image
     status, _, err = rearbuild("fetch")
     assert status == 1 and "the following arguments are required: URL" in err
+
+
+def test_build_in_a_container_runs_the_container_stage_instead_of_the_hosts_build(
+    rear_env: RearEnv, rearbuild: Run
+) -> None:
+    shutil.copytree(default_share_dir() / "recipes", rear_env.share_dir / "recipes")
+    status, out, err = rearbuild("-s", "build", "--container", "bundle.tar")
+    assert status == 0, err
+    assert "100_build_in_container" in out and "950_publish_results" in out
+    assert "create_iso" not in out and "create_initrd" not in out  # built in the container, not here
+    status, out, err = rearbuild("-s", "build", "bundle.tar")
+    assert status == 0, err
+    assert "create_iso" in out and "build_in_container" not in out
+    status, _, err = rearbuild("build", "--engine", "unix:///run/podman/podman.sock", "bundle.tar")
+    assert status == 1 and "--engine and --wheelhouse choose how `build --container` builds" in err
+    assert "add --container" in err

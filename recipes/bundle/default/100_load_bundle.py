@@ -9,6 +9,7 @@ from pathlib import Path
 from rearbuild import __version__
 from rearbuild.bundle import host_settings, load_bundle
 from rearbuild.context import READONLY, Context
+from rearbuild.errors import UserError
 from rearbuild.facts import KernelCmdline
 from rearbuild.log import notice
 
@@ -17,6 +18,8 @@ log = logging.getLogger("rearbuild.bundle")
 
 def main(ctx: Context) -> None:
     args = ctx.options.workflow.parse_arguments(ctx.options.args)
+    if not args.container and (args.engine or args.wheelhouse):
+        raise UserError("--engine and --wheelhouse choose how `build --container` builds", hint="add --container")
     bundle = ctx.state.bundle = load_bundle(Path(args.bundle), ctx.tmp_dir)
     ctx.state.manifest = bundle.manifest
     ctx.cmdline = KernelCmdline(bundle.cmdline)  # the host's parameters, for COPY_KERNEL_PARAMETERS
