@@ -184,7 +184,9 @@ def assemble_uki(stub: bytes, sections: Sequence[UkiSection], *, stub_name: str 
     pe.FILE_HEADER.NumberOfSymbols = 0
     data = bytearray(pe.__data__[:end])
     last = max(pe.sections, key=lambda s: s.VirtualAddress)
-    next_va = _round_up(last.VirtualAddress + max(last.Misc_VirtualSize, last.SizeOfRawData), section_align)
+    # After the stub's image: its SizeOfImage (which Debian's stub rounds beyond its last section) or its last
+    # section's memory end, whichever is further.
+    next_va = _round_up(max(last.VirtualAddress + last.Misc_VirtualSize, header.SizeOfImage), section_align)
     header_at = pe.sections[-1].get_file_offset() + SECTION_HEADER_BYTES
     for section in sections:
         if header_at + SECTION_HEADER_BYTES > header.SizeOfHeaders:

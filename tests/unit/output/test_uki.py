@@ -89,13 +89,8 @@ def test_two_builds_are_byte_identical(stub: bytes, tmp_path: Path) -> None:
     kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd"
     kernel.write_bytes(KERNEL)
     initrd.write_bytes(INITRD)
-    images = [
-        build_uki(
-            tmp_path / f"{n}.efi", stub=STUB_PATH, kernel=kernel, initrd=initrd, cmdline=CMDLINE,
-            osrel=os_release("h", "1"), uname="6.1.0-test",
-        )  # fmt: skip
-        for n in ("one", "two")
-    ]
+    common = {"kernel": kernel, "initrd": initrd, "cmdline": CMDLINE, "osrel": os_release("h", "1")}
+    images = [build_uki(tmp_path / f"{n}.efi", stub=STUB_PATH, uname="6.1", **common) for n in ("one", "two")]
     assert images[0].sha256 == images[1].sha256
     assert (tmp_path / "one.efi").read_bytes() == (tmp_path / "two.efi").read_bytes()
     pe = pefile.PE(str(tmp_path / "one.efi"), fast_load=True)
