@@ -40,3 +40,42 @@ def rescue_image(tmp_path_factory: pytest.TempPathFactory) -> RescueImage:
     assert result.returncode == 0, f"rearbuild image failed:\n{result.stderr[-4000:]}"
     host = short_hostname()
     return RescueImage(root, out / host / f"rear-{host}.iso", out / host, result.stderr)
+
+
+@dataclass(frozen=True)
+class UkiImages:
+    """The rescue system as unified kernel images: `unsigned` (OUTPUT=UKI) and `signed` (ReaR's EFI_STUB=y with
+    UKI_SIGN_KEY/UKI_SIGN_CERT), and the test certificate the signed one verifies with."""
+
+    unsigned: Path
+    signed: Path
+    cert: Path
+
+
+def _build_image(root: Path, local_conf: str) -> Path:
+    """`rearbuild image` with this local.conf; returns the output directory of this host."""
+    etc = root / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    out = root / "out"
+    (etc / "local.conf").write_text(f"OUTPUT_URL=file://{out}\n{local_conf}")
+    argv = [sys.executable, "-m", "rearbuild", "-v", "-c", str(etc), "--var-dir", str(root / "var"),
+            "--log-dir", str(root / "log"), "--tmpdir", str(root / "tmp"), "image"]  # fmt: skip
+    env = dict(os.environ)
+    env.pop("SOURCE_DATE_EPOCH", None)
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, f"rearbuild image failed:\n{result.stderr[-4000:]}"
+    return out / short_hostname()
+
+
+@pytest.fixture(scope="session")
+def uki_images(tmp_path_factory: pytest.TempPathFactory) -> UkiImages:
+    root = tmp_path_factory.mktemp("uki")
+    keys = root / "keys"
+    keys.mkdir()
+    key, cert = keys / "db.key", keys / "db.crt"
+    argv = ["openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert]
+    subprocess.run([*argv, "-days", "3650", "-subj", "/CN=rearbuild VM test db"], check=True, capture_output=True)
+    name = f"rear-{short_hostname()}.efi"
+    unsigned = _build_image(root / "unsigned", "OUTPUT=UKI\n") / name
+    signed = _build_image(root / "signed", f"EFI_STUB=y\nUKI_SIGN_KEY={key}\nUKI_SIGN_CERT={cert}\n") / name
+    return UkiImages(unsigned, signed, cert)

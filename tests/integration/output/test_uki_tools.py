@@ -21,11 +21,9 @@ KERNEL = sorted(Path("/boot").glob("vmlinuz-*"))
 
 def _keypair(directory: Path, name: str) -> SigningKey:
     key, cert = directory / f"{name}.key", directory / f"{name}.crt"
-    subprocess.run(
-        ["openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-         "-days", "3650", "-subj", f"/CN=rearbuild test {name}"],  # fmt: skip
-        check=True, capture_output=True,
-    )  # fmt: skip
+    subj = f"/CN=rearbuild test {name}"
+    argv = ["openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert]
+    subprocess.run([*argv, "-days", "3650", "-subj", subj], check=True, capture_output=True)
     return SigningKey(key, cert)
 
 
