@@ -121,7 +121,7 @@ class Guest:
         self._logfile.close()
 
 
-# The owner GUID of the test certificate enrolled in db (any GUID; UEFI 2.10 §32.4.1 EFI_SIGNATURE_DATA.SignatureOwner).
+# The owner GUID of the test certificate in db (any GUID: UEFI 2.10 §32.4.1, EFI_SIGNATURE_DATA.SignatureOwner).
 TEST_DB_OWNER = "a9a4a1b4-7e0c-4b3e-9d1e-72656172b001"
 
 
@@ -157,3 +157,19 @@ def esp_disk(path: Path, files: dict[str, Path]) -> list[str]:
         subprocess.run(["mcopy", "-i", str(path), str(source), f"::/{target}"], check=True, capture_output=True,
                        env=env)  # fmt: skip
     return ["-drive", f"file={path},format=raw,if=virtio"]
+
+
+def ovmf_http_boot(workdir: Path, uri: str) -> list[str]:
+    """OVMF (Secure Boot off) told to boot `uri` once over HTTP (virt-fw-vars --set-boot-uri writes a BootNext
+    entry with that URI device path, so QEMU's DHCP need not announce an HTTP boot server), with OVMF's own
+    virtio network driver (romfile= keeps iPXE out) on QEMU's user network, where 10.0.2.2 is the host's loopback."""
+    vars_ = OVMF / "OVMF_VARS_4M.fd"
+    tool = Path(sys.executable).with_name("virt-fw-vars")
+    assert tool.is_file(), "pip install virt-firmware"
+    store = workdir / "OVMF_VARS_http.fd"
+    subprocess.run([str(tool), "--input", str(vars_), "--output", str(store), "--set-boot-uri", uri],
+                   check=True, capture_output=True)  # fmt: skip
+    return ["-machine", "q35",
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF / 'OVMF_CODE_4M.fd'}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={store}",
+            "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile="]  # fmt: skip
