@@ -25,21 +25,9 @@ class RescueImage:
 @pytest.fixture(scope="session")
 def rescue_image(tmp_path_factory: pytest.TempPathFactory) -> RescueImage:
     root = tmp_path_factory.mktemp("rescue-image")
-    etc = root / "etc"
-    etc.mkdir()
-    out = root / "out"
     # The rescue entry boots after one second: the tests see the whole path from power-on to the shell.
-    (etc / "local.conf").write_text(
-        f"OUTPUT=ISO\nOUTPUT_URL=file://{out}\nISO_DEFAULT=manual\nISO_SYSLINUX_TIMEOUT=10\n"
-    )
-    argv = [sys.executable, "-m", "rearbuild", "-v", "-c", str(etc), "--var-dir", str(root / "var"),
-            "--log-dir", str(root / "log"), "--tmpdir", str(root / "tmp"), "image"]  # fmt: skip
-    env = dict(os.environ)
-    env.pop("SOURCE_DATE_EPOCH", None)
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
-    assert result.returncode == 0, f"rearbuild image failed:\n{result.stderr[-4000:]}"
-    host = short_hostname()
-    return RescueImage(root, out / host / f"rear-{host}.iso", out / host, result.stderr)
+    output_dir, log = _build_image(root, "OUTPUT=ISO\nISO_DEFAULT=manual\nISO_SYSLINUX_TIMEOUT=10\n")
+    return RescueImage(root, output_dir / f"rear-{short_hostname()}.iso", output_dir, log)
 
 
 @dataclass(frozen=True)
@@ -52,8 +40,9 @@ class UkiImages:
     cert: Path
 
 
-def _build_image(root: Path, local_conf: str) -> Path:
-    """`rearbuild image` with this local.conf; returns the output directory of this host."""
+def _build_image(root: Path, local_conf: str) -> tuple[Path, str]:
+    """`rearbuild image` with this local.conf (OUTPUT_URL added); returns this host's output directory and the
+    build's standard error."""
     etc = root / "etc"
     etc.mkdir(parents=True, exist_ok=True)
     out = root / "out"
@@ -64,7 +53,7 @@ def _build_image(root: Path, local_conf: str) -> Path:
     env.pop("SOURCE_DATE_EPOCH", None)
     result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, f"rearbuild image failed:\n{result.stderr[-4000:]}"
-    return out / short_hostname()
+    return out / short_hostname(), result.stderr
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +65,6 @@ def uki_images(tmp_path_factory: pytest.TempPathFactory) -> UkiImages:
     argv = ["openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert]
     subprocess.run([*argv, "-days", "3650", "-subj", "/CN=rearbuild VM test db"], check=True, capture_output=True)
     name = f"rear-{short_hostname()}.efi"
-    unsigned = _build_image(root / "unsigned", "OUTPUT=UKI\n") / name
-    signed = _build_image(root / "signed", f"EFI_STUB=y\nUKI_SIGN_KEY={key}\nUKI_SIGN_CERT={cert}\n") / name
+    unsigned = _build_image(root / "unsigned", "OUTPUT=UKI\n")[0] / name
+    signed = _build_image(root / "signed", f"EFI_STUB=y\nUKI_SIGN_KEY={key}\nUKI_SIGN_CERT={cert}\n")[0] / name
     return UkiImages(unsigned, signed, cert)
