@@ -29,17 +29,18 @@ STUB_PACKAGE = "systemd-boot-efi"
 STUB_HINT = f"apt-get install {STUB_PACKAGE} (Fedora: systemd-boot-unsigned), or set UKI_STUB"
 PEFILE_HINT = "pip install 'rearbuild[uki]' (pefile), or apt-get install python3-pefile"
 
-# PE/COFF §3 "Section Table": a section header is 40 bytes; its Name field is 8 bytes, NUL-padded (longer
-# names need a string table, which an image file does not have and systemd's stub does not read).
+# PE/COFF §4 "Section Table (Section Headers)": a section header is 40 bytes; its Name field is 8 bytes,
+# NUL-padded (longer names need a string table, which an image file does not have and systemd's stub ignores).
 SECTION_HEADER_BYTES = 40
 MAX_SECTION_NAME = 8
-# PE/COFF §3.1 "Section Flags".
+# PE/COFF §4.1 "Section Flags".
 IMAGE_SCN_CNT_CODE = 0x00000020
 IMAGE_SCN_CNT_INITIALIZED_DATA = 0x00000040
 IMAGE_SCN_MEM_READ = 0x40000000
-# PE/COFF §2.4.4 "Optional Header Data Directories": entry 4 is the Certificate Table (Authenticode).
+# PE/COFF §3.4.3 "Optional Header Data Directories (Image Only)": entry 4 is the Certificate Table
+# (Authenticode signatures).
 DIRECTORY_SECURITY = 4
-# PE/COFF §2.4.2 "Optional Header Windows-Specific Fields": CheckSum is at offset 64 of the optional header
+# PE/COFF §3.4.2 "Optional Header Windows-Specific Fields": CheckSum is at offset 64 of the optional header
 # (PE32 and PE32+ alike), 4 bytes.
 CHECKSUM_OFFSET = 64
 # The stub version that reads .uname (systemd v253 NEWS: "systemd-stub ... .uname section").
@@ -125,7 +126,7 @@ def _round_up(value: int, alignment: int) -> int:
 
 
 def pe_checksum(image: bytes | bytearray, checksum_at: int) -> int:
-    """The PE image checksum (PE/COFF §2.4.2 CheckSum; the algorithm of IMAGEHLP's CheckSumMappedFile): the
+    """The PE image checksum (PE/COFF §3.4.2 CheckSum; the algorithm of IMAGEHLP's CheckSumMappedFile): the
     16-bit words of the file, the CheckSum field counted as zero, added with end-around carry, plus the length."""
     data = bytes(image[:checksum_at]) + b"\0\0\0\0" + bytes(image[checksum_at + 4 :])
     if len(data) % 2:
@@ -177,7 +178,7 @@ def assemble_uki(stub: bytes, sections: Sequence[UkiSection], *, stub_name: str 
         if s.PointerToRawData % file_align:
             raise UserError(f"{stub_name}: section {s.Name!r} is not aligned as its header says", hint=STUB_HINT)
     stub_sections = len(pe.sections)
-    # The stub ends with its last section's data; a COFF symbol table after it (PE/COFF §4: deprecated for
+    # The stub ends with its last section's data; a COFF symbol table after it (PE/COFF §5.4: deprecated for
     # images) is dropped, so our sections follow the stub's directly.
     end = max(s.PointerToRawData + s.SizeOfRawData for s in pe.sections)
     pe.FILE_HEADER.PointerToSymbolTable = 0
@@ -212,7 +213,7 @@ def assemble_uki(stub: bytes, sections: Sequence[UkiSection], *, stub_name: str 
         header.SizeOfInitializedData += new.SizeOfRawData
         next_va = _round_up(new.VirtualAddress + len(section.data), section_align)
         header_at += SECTION_HEADER_BYTES
-    # PE/COFF §2.4.2: SizeOfImage covers every section, a multiple of SectionAlignment.
+    # PE/COFF §3.4.2: SizeOfImage covers every section, a multiple of SectionAlignment.
     header.SizeOfImage = next_va
     header.CheckSum = 0
     pe.__data__ = bytes(data)
