@@ -3,8 +3,9 @@ it recovers with, the saved layout, the network plan, and the recovery program i
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,15 +85,19 @@ def generated_entries(
     return entries
 
 
-def config_entries(config_dir: Path) -> list[Entry]:
+def config_entries(config_dir: Path, private: Collection[Path] = ()) -> list[Entry]:
     """The user's configuration as it goes into the image (ReaR copies /etc/rear), private: it may hold secrets.
     The backup's encryption key never does (ReaR: build/default/960_remove_encryption_keys.sh): its assignments
-    are blanked, so the rescue system asks for the key when it restores. A bundle carries these entries."""
+    are blanked, so the rescue system asks for the key when it restores. A bundle carries these entries.
+    private: files kept out altogether, e.g. a signing key (UKI_SIGN_KEY) kept under the configuration directory."""
     entries: list[Entry] = []
     if not config_dir.is_dir():
         return entries
+    left_out = {os.path.realpath(p) for p in private}
     for entry in tree_entries(config_dir, "etc/rear"):
         if entry.path.endswith("/rescue.conf"):
+            continue
+        if entry.source is not None and os.path.realpath(entry.source) in left_out:
             continue
         if entry.kind is Kind.FILE and entry.source is not None:
             data = entry.source.read_bytes()

@@ -11,7 +11,6 @@ UNSUPPORTED: dict[str, str] = {
     "ISO_MAX_SIZE": "splitting the backup over several ISO images",
     "REAR_INITRD_OVERLAY": "the squashfs overlay (rearbuild keeps the initrd small by choosing modules by class)",
     "BACKUP_TYPE": "incremental and differential backups",
-    "EFI_STUB": "booting the rescue system through an EFI stub",
     "USE_RAMDISK": "pivoting into a sized tmpfs",
     "BARREL_DEVICEGRAPH": "recreating the layout with barrel",
     "ZVM_NAMING": "z/VM naming",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rearbuild.config.bashstate import Layer, Value, clean_environment, evaluate
 from rearbuild.config.compat import UNSUPPORTED
-from rearbuild.config.model import Config
+from rearbuild.config.model import Config, truth
 from rearbuild.errors import UserError
 from rearbuild.facts import Facts
 from rearbuild.layers import conf_layers
@@ -184,10 +184,18 @@ def load(req: LoadRequest) -> tuple[Config, Facts]:
         # rearbuild reads it as empty too, set by the file that unset it, instead of failing as undefined.
         if name in known:
             values[name], origins[name] = "", label
+    _efi_stub_is_uki(values, origins)
     files = tuple(layer.label for layer in layers if layer.path is not None)
     config = Config.of(values, origins, files=files, known=known)
     check_honoured(config, paths, frozenset(req.readonly) | frozenset(req.presets) | frozenset(variables))
     return config, facts
+
+
+def _efi_stub_is_uki(values: dict[str, Value], origins: dict[str, str]) -> None:
+    """ReaR's EFI_STUB=y boots the rescue kernel as an EFI program: here that is OUTPUT=UKI, set by EFI_STUB's file."""
+    stub = values.get("EFI_STUB")
+    if isinstance(stub, str) and truth(stub) and values.get("OUTPUT") != "UKI":
+        values["OUTPUT"], origins["OUTPUT"] = "UKI", origins.get("EFI_STUB", DETECTED_LABEL)
 
 
 def check_honoured(config: Config, paths: Paths, framework: frozenset[str]) -> None:

@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -118,3 +119,57 @@ class Guest:
         self.proc.wait()
         self._reader.join(timeout=5)
         self._logfile.close()
+
+
+# The owner GUID of the test certificate in db (any GUID: UEFI 2.10 §32.4.1, EFI_SIGNATURE_DATA.SignatureOwner).
+TEST_DB_OWNER = "a9a4a1b4-7e0c-4b3e-9d1e-72656172b001"
+
+
+def ovmf_secure_boot_with(workdir: Path, cert: Path) -> list[str]:
+    """OVMF with Secure Boot on (Microsoft keys) and `cert` added to db, in a copy of the variable store
+    (virt-fw-vars from virt-firmware); -machine q35,smm=on as Secure Boot needs (vm-testing-notes.md)."""
+    code, vars_ = OVMF / "OVMF_CODE_4M.ms.fd", OVMF / "OVMF_VARS_4M.ms.fd"
+    assert code.is_file() and vars_.is_file(), "apt-get install ovmf"
+    tool = Path(sys.executable).with_name("virt-fw-vars")
+    assert tool.is_file(), "pip install virt-firmware"
+    enrolled = workdir / "OVMF_VARS_db.fd"
+    subprocess.run([str(tool), "--input", str(vars_), "--output", str(enrolled), "--add-db", TEST_DB_OWNER, str(cert)],
+                   check=True, capture_output=True)  # fmt: skip
+    return ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on",
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={enrolled}"]  # fmt: skip
+
+
+def esp_disk(path: Path, files: dict[str, Path]) -> list[str]:
+    """A FAT EFI system partition in a file (mkfs.vfat + mtools, no mount), whole-disk, attached as a virtio disk:
+    files maps paths in the ESP (EFI/BOOT/BOOTX64.EFI) to host files."""
+    size_kib = sum(f.stat().st_size for f in files.values()) // 1024 + 8192
+    subprocess.run(["mkfs.vfat", "-C", str(path), str(size_kib)], check=True, capture_output=True)
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1", MTOOLSRC="/dev/null")
+    made: set[str] = set()
+    for target, source in sorted(files.items()):
+        parts = target.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            directory = "/".join(parts[:depth])
+            if directory not in made:
+                subprocess.run(["mmd", "-i", str(path), f"::/{directory}"], check=True, capture_output=True, env=env)
+                made.add(directory)
+        subprocess.run(["mcopy", "-i", str(path), str(source), f"::/{target}"], check=True, capture_output=True,
+                       env=env)  # fmt: skip
+    return ["-drive", f"file={path},format=raw,if=virtio"]
+
+
+def ovmf_http_boot(workdir: Path, uri: str) -> list[str]:
+    """OVMF (Secure Boot off) told to boot `uri` once over HTTP (virt-fw-vars --set-boot-uri writes a BootNext
+    entry with that URI device path, so QEMU's DHCP need not announce an HTTP boot server), with OVMF's own
+    virtio network driver (romfile= keeps iPXE out) on QEMU's user network, where 10.0.2.2 is the host's loopback."""
+    vars_ = OVMF / "OVMF_VARS_4M.fd"
+    tool = Path(sys.executable).with_name("virt-fw-vars")
+    assert tool.is_file(), "pip install virt-firmware"
+    store = workdir / "OVMF_VARS_http.fd"
+    subprocess.run([str(tool), "--input", str(vars_), "--output", str(store), "--set-boot-uri", uri],
+                   check=True, capture_output=True)  # fmt: skip
+    return ["-machine", "q35",
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF / 'OVMF_CODE_4M.fd'}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={store}",
+            "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile="]  # fmt: skip

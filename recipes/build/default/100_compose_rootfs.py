@@ -6,6 +6,7 @@ from rearbuild.build.compose import compose
 from rearbuild.build.generated import config_entries
 from rearbuild.context import Context
 from rearbuild.layers import skel_layers
+from rearbuild.output.signing import signing_keys
 from rearbuild.paths import PACKAGE_DIR
 from rearbuild.state import required
 
@@ -13,12 +14,13 @@ from rearbuild.state import required
 def main(ctx: Context) -> None:
     manifest = required(ctx.state.manifest, "the manifest")
     bundle = ctx.state.bundle  # `rearbuild build`: the host's files and configuration come from its bundle
+    config = bundle.config if bundle else config_entries(ctx.paths.config_dir, signing_keys(ctx.text("UKI_SIGN_KEY")))
     variables = {k: v for k, v in ctx.variables().items() if isinstance(v, str)}
     ctx.state.rootfs = compose(
         manifest,
         skel_dir=ctx.paths.share_dir / "skel",
         skel_layers=skel_layers(variables, ctx.text("BACKUP"), ctx.text("OUTPUT")),
-        config=bundle.config if bundle else config_entries(ctx.paths.config_dir),
+        config=config,
         share_dir=ctx.paths.share_dir,
         package_dir=PACKAGE_DIR,
         epoch=ctx.epoch,

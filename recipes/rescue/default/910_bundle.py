@@ -10,6 +10,7 @@ from rearbuild.build.generated import config_entries
 from rearbuild.bundle import write_bundle
 from rearbuild.context import Context
 from rearbuild.log import notice
+from rearbuild.output.signing import signing_keys
 from rearbuild.state import required
 from rearbuild.workflow import Workflow
 
@@ -23,7 +24,7 @@ def main(ctx: Context) -> None:
     write_bundle(
         required(ctx.state.manifest, "the manifest"),
         required(ctx.state.kernel, "the kernel (prep)").path,
-        config_entries(ctx.paths.config_dir),
+        config_entries(ctx.paths.config_dir, private=signing_keys(ctx.text("UKI_SIGN_KEY"))),
         Path(bundle),
         cmdline=ctx.cmdline.with_keys(ctx.items("COPY_KERNEL_PARAMETERS")),
     )

@@ -51,3 +51,17 @@ def test_encryption_key_never_reaches_the_image(tmp_path: Path) -> None:
     result = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True)
     assert result.stdout == "[] ISO\n"
     assert by_path["etc/rear/site.conf"].source == etc / "site.conf"  # unchanged files are copied as they are
+
+
+def test_a_signing_key_under_the_config_dir_stays_out_of_the_image(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    (etc / "keys").mkdir(parents=True)
+    (etc / "local.conf").write_text(f"UKI_SIGN_KEY={etc}/keys/uki.key\n")
+    (etc / "keys" / "uki.key").write_text("-----BEGIN PRIVATE KEY-----\nSECRET\n")
+    (etc / "keys" / "uki.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "link.key").symlink_to(etc / "keys" / "uki.key")
+    every = {e.path for e in config_entries(etc)}
+    assert "etc/rear/keys/uki.key" in every  # without being named, it would be copied like any file
+    kept = {e.path for e in config_entries(etc, [tmp_path / "link.key"])}  # named through a link: the same file
+    assert "etc/rear/keys/uki.key" not in kept
+    assert {"etc/rear/keys/uki.crt", "etc/rear/local.conf"} <= kept

@@ -14,3 +14,12 @@ def test_unsupported_rear_setting_is_an_error_with_file_and_line(rear_env: RearE
     status, _, err = rearbuild("dump")
     assert status == 1
     assert f"{local}:3: ISO_MAX_SIZE" in err
+
+
+def test_efi_stub_yes_is_output_uki(rear_env: RearEnv) -> None:
+    from tests.conftest import shipped_config
+
+    assert shipped_config(rear_env, "EFI_STUB=yes\n", "mkrescue").text("OUTPUT") == "UKI"
+    config = shipped_config(rear_env, "OUTPUT=ISO\nEFI_STUB=y\n", "mkrescue")
+    assert config.text("OUTPUT") == "UKI" and config.origin("OUTPUT").endswith("local.conf")
+    assert shipped_config(rear_env, "EFI_STUB=no\n", "mkrescue").text("OUTPUT") == "ISO"
