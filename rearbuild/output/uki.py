@@ -27,7 +27,7 @@ from rearbuild.errors import UserError
 STUB_PATH = Path("/usr/lib/systemd/boot/efi/linuxx64.efi.stub")
 STUB_PACKAGE = "systemd-boot-efi"
 STUB_HINT = f"apt-get install {STUB_PACKAGE} (Fedora: systemd-boot-unsigned), or set UKI_STUB"
-PEFILE_HINT = "pip install 'rearbuild[uki]' (pefile), or apt-get install python3-pefile"
+PEFILE_HINT = "pefile is a dependency of rearbuild: reinstall rearbuild, or apt-get install python3-pefile"
 
 # PE/COFF §4 "Section Table (Section Headers)": a section header is 40 bytes; its Name field is 8 bytes,
 # NUL-padded (longer names need a string table, which an image file does not have and systemd's stub ignores).

@@ -18,6 +18,7 @@ import pytest
 
 from rearbuild.container import build_image, connect
 from rearbuild.errors import UserError
+from tests.integration.output.stores.servers import Server, running
 from tests.integration.test_bundle import _iso, _layout, _run
 
 pytestmark = pytest.mark.slow
@@ -112,21 +113,31 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Host:
 class Pipeline:
     result: subprocess.CompletedProcess[str]
     workdir: Path
+    published: str  # where --publish sent the first runner's results
+    env: dict[str, str]  # with the registry's credentials (docker config.json below a private HOME)
 
 
 @pytest.fixture(scope="module")
-def pipeline(host: Host, podman: Podman) -> Pipeline:
-    """ci/pipeline/local on the host's bundle: two builds in the container, each in its own directories."""
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Debian's docker-registry on 127.0.0.1 with a password: where the pipeline publishes (as to ghcr.io)."""
+    yield from running("oci", tmp_path_factory.mktemp("registry"))
+
+
+@pytest.fixture(scope="module")
+def pipeline(host: Host, podman: Podman, registry: Server) -> Pipeline:
+    """ci/pipeline/local on the host's bundle: two builds in the container, each in its own directories, then the
+    first runner's results published to a real OCI registry."""
     workdir = host.root / "pipeline"
-    env = dict(os.environ, REARBUILD=str(REPO / ".venv" / "bin" / "rearbuild"))
+    env = dict(registry.env(host.root / "home"), REARBUILD=str(REPO / ".venv" / "bin" / "rearbuild"))
     for name in ("SOURCE_DATE_EPOCH", "REARBUILD_CACHE_DIR", "CONTAINER_HOST", "DOCKER_HOST"):
         env.pop(name, None)
+    published = registry.url("pipeline")
     result = subprocess.run(
         [str(REPO / "ci" / "pipeline" / "local"), "--workdir", str(workdir), "--engine", podman.url,
-         "--bundle", str(host.bundle)],
+         "--bundle", str(host.bundle), "--publish", published],
         capture_output=True, text=True, timeout=1200, env=env,
     )  # fmt: skip
-    return Pipeline(result, workdir)
+    return Pipeline(result, workdir, published, env)
 
 
 def test_the_local_pipeline_builds_twice_in_the_container_and_the_runners_agree(pipeline: Pipeline) -> None:
@@ -147,6 +158,21 @@ def test_the_container_build_gives_the_hosts_iso_byte_for_byte(host: Host, pipel
             f"the ISO built in the container differs from the host's: diffoscope {_iso(host.root / 'out-host')} "
             f"{built}"
         )
+
+
+def test_the_pipeline_publishes_what_it_built_and_fetch_gives_back_the_hosts_iso(
+    host: Host, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    assert pipeline.result.returncode == 0, pipeline.result.stderr[-3000:]
+    fetched = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "rearbuild"), "--var-dir", str(tmp_path / "var"), "--log-dir",
+         str(tmp_path / "log"), "--tmpdir", str(tmp_path), "-c", str(tmp_path / "log"), "fetch", pipeline.published,
+         str(tmp_path / "fetched")],
+        capture_output=True, text=True, timeout=300, env=pipeline.env,
+    )  # fmt: skip
+    assert fetched.returncode == 0, fetched.stderr[-3000:]
+    iso = _iso(tmp_path)  # <dir>/<host>/rear-<host>.iso; fetch puts the files straight into its DIR
+    assert (tmp_path / "fetched" / iso.name).read_bytes() == host.iso
 
 
 def test_the_builder_image_is_built_once_and_no_container_is_left(pipeline: Pipeline, podman: Podman) -> None:
