@@ -110,8 +110,8 @@ def test_the_shared_cache_reuses_what_hosts_share(fleet: Fleet) -> None:
         assert re.search(r"initrd segment modules: cached", logs), t.name
         assert re.search(r"initrd segment python: cached", logs), t.name
         assert re.search(r"initrd segment base: \d+ -> \d+ bytes", logs), f"{t.name}'s own programs are new"
-    modules = list((fleet.work / "cache" / "initrd").glob("*.cpio.zst"))
-    assert len(modules) < 3 * 5, "segments shared by the hosts are stored once"
+    segments = list((fleet.work / "cache" / "initrd").glob("*.cpio.zst"))
+    assert len(segments) < 3 * 5, "segments shared by the hosts are stored once"
 
 
 def test_a_warm_cache_gives_the_bytes_of_an_empty_one(fleet: Fleet, tmp_path: Path) -> None:
