@@ -17,6 +17,13 @@ chroot) and its bundle kept. Then, over the bundles in order:
 A build does not depend on the builds after it, so the figures for N hosts are the first N builds of the pass over
 --hosts bundles (--separate runs a new pass for each N instead). Time per host is the mean; the ISOs of all three
 modes are compared byte for byte.
+
+Measured 2026-11-30 (2 cores shared with other builds, load 3-7; full module set, 207 MiB of files per host):
+
+    hosts | baseline s/host    total | shared cold s/host    total | shared warm s/host    total
+        1 |            17.1     17.1 |               20.6     20.6 |                4.3      4.3
+        5 |            19.1     95.5 |                9.7     48.7 |                4.2     20.8
+       20 |            30.8    615.5 |               11.7    233.2 |                4.2     83.8
 """
 
 from __future__ import annotations
