@@ -270,7 +270,9 @@ def _config_entry(root: Path, where: Path, item: Any) -> Entry:
     except (KeyError, ValueError):
         raise UserError(f"{where}: configuration entry {path} has a bad kind or mode", hint=_HINT) from None
     if kind is Kind.FILE:
-        return Entry.file(path, _verified(root, where, item.get("sha256"), path), mode)
+        # By its hash, not the extracted file's inode: the build cache then keys this content alike for every build.
+        source = _verified(root, where, item.get("sha256"), path)
+        return Entry.file(path, source, mode, sha256=item["sha256"], size=source.stat().st_size)
     if kind is Kind.SYMLINK and isinstance(item.get("target"), str) and item["target"]:
         return Entry.symlink(path, item["target"])
     if kind is Kind.DIRECTORY:

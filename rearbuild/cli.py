@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--var-dir", metavar="DIR", help="state directory (default /var/lib/rear)")
     p.add_argument("--log-dir", metavar="DIR", help="log directory (default /var/log/rear)")
     p.add_argument("--share-dir", metavar="DIR", help="recipes, skel, images, shipped conf (default: package)")
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="content-addressed build cache, shareable by many builds (default /var/cache/rearbuild)",
+    )
     p.add_argument("--tmpdir", metavar="DIR", help="where the build area is made (default $TMPDIR or /var/tmp)")
     p.add_argument("workflow", nargs="?", default="help", help="what to do (see below)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the workflow")
@@ -182,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_dir=args.log_dir,
         share_dir=args.share_dir,
         tmpdir=args.tmpdir,
+        cache_dir=args.cache_dir,
     )
     previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:

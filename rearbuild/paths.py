@@ -73,6 +73,7 @@ class Paths:
         log_dir: str | None = None,
         share_dir: str | None = None,
         tmpdir: str | None = None,
+        cache_dir: str | None = None,
         environ: Mapping[str, str] = os.environ,
     ) -> Paths:
         """Option first, then environment (REARBUILD_*_DIR, TMPDIR), then ReaR's default."""
@@ -87,7 +88,7 @@ class Paths:
             share_dir=pick(share_dir, "REARBUILD_SHARE_DIR", str(default_share_dir())),
             config_dir=pick(config_dir, "REARBUILD_CONFIG_DIR", "/etc/rear"),
             var_dir=var,
-            cache_dir=pick(None, "REARBUILD_CACHE_DIR", cache_default),
+            cache_dir=pick(cache_dir, "REARBUILD_CACHE_DIR", cache_default),
             log_dir=pick(log_dir, "REARBUILD_LOG_DIR", "/var/log/rear"),
             tmpdir=pick(tmpdir, "TMPDIR", "/var/tmp"),
             rescue_marker=pick(None, "REARBUILD_RESCUE_MARKER", "/etc/rear-release"),

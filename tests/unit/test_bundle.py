@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.build.cpio import Kind
+from rearbuild.build.cpio import CpioArchive, Kind
 from rearbuild.build.generated import config_entries
 from rearbuild.bundle import INDEX, host_settings, load_bundle, write_bundle
 from rearbuild.checksum import sha256_file
@@ -187,3 +187,13 @@ def test_the_hosts_copied_kernel_parameters_travel_with_the_bundle(tmp_path: Pat
     write_bundle(manifest, kernel, config_entries(etc), tmp_path / "b.tar", cmdline=("net.ifnames=0", "biosdevname=0"))
     bundle = load_bundle(tmp_path / "b.tar", tmp_path / "work")
     assert bundle.cmdline == ("net.ifnames=0", "biosdevname=0")
+
+
+def test_the_configuration_is_keyed_by_its_contents_wherever_a_bundle_is_unpacked(tmp_path: Path) -> None:
+    # The shared build cache keys initrd segments by what goes in: a bundle unpacked twice (two builds, new
+    # inodes and times) must give the configuration segment the same key, so the second build reuses it.
+    manifest, kernel, etc = _host(tmp_path)
+    write_bundle(manifest, kernel, config_entries(etc), tmp_path / "b.tar")
+    first = load_bundle(tmp_path / "b.tar", tmp_path / "work1")
+    second = load_bundle(tmp_path / "b.tar", tmp_path / "work2")
+    assert CpioArchive.plan(first.config, 0).fingerprint() == CpioArchive.plan(second.config, 0).fingerprint()
