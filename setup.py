@@ -16,6 +16,10 @@ DATA_DIRS = ("recipes", "skel", "images", "conf")
 
 class BuildWithShare(build_py):  # type: ignore[misc]
     def run(self) -> None:
+        if not getattr(self, "editable_mode", False):
+            # setuptools reuses build/lib between builds and never deletes there: a module removed from the
+            # sources would live on in every later wheel (and in the rescue image a container build makes)
+            shutil.rmtree(Path(self.build_lib) / "rearbuild", ignore_errors=True)
         super().run()
         if getattr(self, "editable_mode", False):
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,25 @@ def test_installed_package_works_outside_the_checkout(tmp_path: Path) -> None:
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "'/isolinux/isolinux.cfg'" in listing and "'/isolinux/initrd.cgz'" in listing
     assert "'/boot/grub/grub.cfg'" in listing  # rendered from share/images/iso of the installed package
+
+
+def test_a_wheel_holds_only_the_current_sources(tmp_path: Path) -> None:
+    """setuptools keeps build/lib between builds: a module removed from the sources must not live on in the next
+    wheel (a container build installs rearbuild from a wheel, and its rescue image would carry the old module)."""
+    source = tmp_path / "src"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / name).is_file():
+            target.write_bytes((REPO / name).read_bytes())
+    stale = source / "build/lib/rearbuild/collect/removed_long_ago.py"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("raise SystemExit('a stale module')\n")
+    subprocess.run(["/usr/bin/python3", "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(tmp_path / "wheels"), str(source)],
+                   check=True, capture_output=True, cwd=tmp_path)  # fmt: skip
+    (wheel,) = (tmp_path / "wheels").glob("rearbuild-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "rearbuild/collect/python.py" in names and "rearbuild/share/conf/default.conf" in names
+    assert not [n for n in names if "removed_long_ago" in n]
