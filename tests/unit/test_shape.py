@@ -4,6 +4,8 @@ recipes are glue."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,27 @@ def test_recipes_are_glue(path: Path) -> None:
     assert functions == ["main"], f"{path} defines {functions}: logic belongs in the library, with tests"
     lines = len(path.read_text().splitlines())
     assert lines <= RECIPE_LINES, f"{path} has {lines} lines: move its logic into the library"
+
+
+# What only building or publishing needs. The rescue system's Python carries none of them (rearbuild.collect.python
+# leaves them out), yet it loads the whole package and every recipe of the stages it runs (prep too, for
+# mkbackuponly in the rescue system): so nothing may import them when it is loaded, only when it is used.
+BUILD_HOST_ONLY = ("pefile", "boto3", "botocore", "docker")
+
+
+def test_nothing_needs_a_build_host_library_to_be_loaded() -> None:
+    blocked = ";".join(f"sys.modules[{name!r}] = None" for name in BUILD_HOST_ONLY)
+    code = f"""
+import importlib, importlib.util, pkgutil, sys
+{blocked}
+import rearbuild
+for info in pkgutil.walk_packages(rearbuild.__path__, "rearbuild."):
+    if not info.name.endswith("__main__"):
+        importlib.import_module(info.name)
+for path in sys.argv[1:]:
+    spec = importlib.util.spec_from_file_location("recipe", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+"""
+    recipes = sorted(str(p) for p in (default_share_dir() / "recipes").rglob("*.py"))
+    result = subprocess.run([sys.executable, "-c", code, *recipes], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
