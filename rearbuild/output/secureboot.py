@@ -26,8 +26,6 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-import pefile
-
 from rearbuild.config.model import truth
 from rearbuild.errors import UserError
 from rearbuild.output.bootloader import (
@@ -42,7 +40,7 @@ from rearbuild.secureboot import SecureBootState
 
 # PE/COFF specification, "Optional Header Data Directories (Image Only)": entry 4 is the Certificate Table,
 # where an Authenticode signature (WIN_CERTIFICATE, PKCS#7) lives; its VirtualAddress is a file offset.
-CERTIFICATE_TABLE = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
+CERTIFICATE_TABLE = 4
 _SIGNED_KERNEL_HINT = (
     "use the distribution's signed kernel (Debian: apt-get install linux-image-amd64, signed by Debian; "
     "KERNEL_FILE to choose it), sign this one with sbsign and enrol the key with mokutil --import, "
@@ -53,6 +51,10 @@ _SIGNED_KERNEL_HINT = (
 def authenticode_signed(path: Path) -> bool:
     """Whether the PE image at `path` carries an Authenticode signature (a present, non-empty Certificate
     Table). False for files that are no PE image at all (a kernel without EFI stub)."""
+    # imported here: the rescue system carries no pefile (rearbuild.collect.python, build-host only) and still
+    # loads this module with prep's recipes (mkbackuponly, checklayout), which never check a signature there
+    import pefile  # type: ignore[import-untyped,unused-ignore]
+
     try:
         image = pefile.PE(str(path), fast_load=True)
     except pefile.PEFormatError:
