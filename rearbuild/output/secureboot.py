@@ -51,8 +51,8 @@ _SIGNED_KERNEL_HINT = (
 def authenticode_signed(path: Path) -> bool:
     """Whether the PE image at `path` carries an Authenticode signature (a present, non-empty Certificate
     Table). False for files that are no PE image at all (a kernel without EFI stub)."""
-    # Imported here: this module is loaded by prep, which also runs in the rescue system (mkbackuponly there),
-    # and the rescue image carries no pefile; only building media reads signatures.
+    # imported here: the rescue system carries no pefile (rearbuild.collect.python, build-host only) and still
+    # loads this module with prep's recipes (mkbackuponly, checklayout), which never check a signature there
     import pefile  # type: ignore[import-untyped,unused-ignore]
 
     try:

@@ -33,13 +33,15 @@ def qemu(*extra: str, memory: int = 1024) -> list[str]:
             *extra]  # fmt: skip
 
 
-def ovmf(workdir: Path, *, secure: bool = False) -> list[str]:
+def ovmf(workdir: Path, *, secure: bool = False, nvram: Path | None = None) -> list[str]:
+    """OVMF with a writable copy of its variable store in workdir (OVMF_VARS.fd or, with Secure Boot,
+    OVMF_VARS.ms.fd): a copy of `nvram` when given (the boot entries an earlier guest wrote), else of OVMF's own."""
     suffix = ".ms" if secure else ""
     code, vars_ = OVMF / f"OVMF_CODE_4M{suffix}.fd", OVMF / f"OVMF_VARS_4M{suffix}.fd"
     if not code.is_file() or not vars_.is_file():
         pytest.skip("apt-get install ovmf")
     writable = workdir / f"OVMF_VARS{suffix}.fd"
-    shutil.copyfile(vars_, writable)
+    shutil.copyfile(nvram or vars_, writable)
     machine = ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"] if secure \
         else ["-machine", "q35"]  # fmt: skip
     return [*machine,

@@ -4,11 +4,14 @@ named when it is missing, and the Authenticode checks of the loaders and the ker
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from rearbuild.errors import UserError
+from rearbuild.output import secureboot
 from rearbuild.output.bootloader import EfiLoader
 from rearbuild.output.secureboot import SecureBootMode, authenticode_signed, check_kernel, plan_efi_boot
 from rearbuild.secureboot import SecureBootState
@@ -129,3 +132,23 @@ def test_a_shim_from_an_esp_gets_its_grub_cfg_where_its_grub_looks(tmp_path: Pat
     assert files["EFI/fedora/grub.cfg"] == files["EFI/BOOT/grub.cfg"] == b"configfile x\n"
     debian = plan_efi_boot(None, "", ON, pairs=_pair(tmp_path / "d"))
     assert debian is not None and debian.chain is not None and debian.chain.vendor_dir is None
+
+
+def test_prep_recipes_load_where_pefile_is_absent() -> None:
+    """The rescue system carries no pefile (rearbuild.collect.python), yet `rear mkbackuponly` there loads prep's
+    recipes, among them the Secure Boot check: loading it must not need pefile (it failed with a "BUG" before)."""
+    recipe = Path(__file__).parents[3] / "recipes/prep/GNU/Linux/410_secure_boot.py"
+    code = (
+        "import importlib.util, sys\n"
+        "sys.modules['pefile'] = None  # as if not installed: importing it raises ImportError\n"
+        f"spec = importlib.util.spec_from_file_location('recipe', {str(recipe)!r})\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_certificate_table_is_pefiles_security_directory() -> None:
+    import pefile  # type: ignore[import-untyped,unused-ignore]
+
+    assert pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"] == secureboot.CERTIFICATE_TABLE

@@ -3,7 +3,10 @@
 # file system labelled REAR-000), vdc (this payload). Creates scenario A -- GPT with a BIOS boot partition and an
 # ESP, ext4 /boot, LVM with ext4 /, xfs /home and swap -- a small bootable system on it (the host's kernel, a tiny
 # initramfs printing a marker, GRUB), test files, then saves its layout and backs it up with rearbuild itself.
+# $1: bios (GRUB for i386-pc, the default) or uefi-sb (booted under OVMF with Secure Boot on: Debian's signed shim and
+# signed GRUB on the ESP, installed as a Debian system with shim-signed and grub-efi-amd64-signed does it).
 set -euo pipefail
+FIRMWARE=${1:-bios}
 P=/payload
 KVER=$(cat $P/kver)
 say() { echo "PROVISION: $*"; }
@@ -50,6 +53,16 @@ rm -f $S/etc/rear-release $S/etc/rear/rescue.conf   # a normal system, not a res
 # the restored system's own grub-install, as it will here)
 mkdir -p $S/usr/lib/grub && cp -a $P/grub-i386-pc $S/usr/lib/grub/i386-pc
 cp $P/grub-install $S/usr/sbin/grub-install
+if [ "$FIRMWARE" = uefi-sb ]; then
+    # what the packages shim-signed and grub-efi-amd64-signed (+ grub-efi-amd64-bin) put there
+    cp -a $P/grub-x86_64-efi $S/usr/lib/grub/x86_64-efi
+    mkdir -p $S/usr/lib/grub/x86_64-efi-signed $S/usr/lib/shim $S/etc/default
+    cp $P/grubx64.efi.signed $S/usr/lib/grub/x86_64-efi-signed/
+    cp $P/shim/* $S/usr/lib/shim/
+    # Debian's /etc/default/grub: grub-install names the ESP directory after it (EFI/debian), where the signed
+    # GRUB looks for its grub.cfg (its built-in prefix is /EFI/debian)
+    echo 'GRUB_DISTRIBUTOR=Debian' > $S/etc/default/grub
+fi
 cp $P/vmlinuz $S/boot/vmlinuz-$KVER
 cp $P/initrd.img $S/boot/initrd.img-$KVER
 uuid() { blkid -s UUID -o value "$1"; }
@@ -76,7 +89,12 @@ python3 $P/make_files.py $S
 
 say boot loader
 for d in dev proc sys run; do mount --rbind /$d $S/$d; done
-chroot $S grub-install --target=i386-pc /dev/vda 2>&1 | tail -1
+if [ "$FIRMWARE" = uefi-sb ]; then
+    chroot $S grub-install --target=x86_64-efi --efi-directory=/boot/efi --uefi-secure-boot 2>&1 | tail -3
+    find $S/boot/efi/EFI -type f
+else
+    chroot $S grub-install --target=i386-pc /dev/vda 2>&1 | tail -1
+fi
 
 say layout and backup
 cat > $S/etc/rear/local.conf <<CONF

@@ -7,6 +7,9 @@ files; the host's kernel, a tiny initramfs and GRUB), its layout saved and backe
 a blank disk; then the recovered disk is checked from outside (partition table), in a verification boot (files,
 UUIDs, labels) and by booting it by itself through the GRUB that finalize installed.
 
+Scenario A with UEFI and Secure Boot: the same source made under OVMF with Secure Boot on, booting through Debian's
+signed shim and GRUB; recovered by the Secure Boot rescue ISO; the recovered disk boots alone with Secure Boot on.
+
 Scenario E: a corrupted backup, a corrupted layout file and a too-small disk each stop the recovery with a clear
 message, and the target disk stays bit for bit untouched.
 """
@@ -22,15 +25,15 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from rearbuild.facts import short_hostname
-from tests.vm.conftest import RescueImage
-from tests.vm.qemu import Guest, cdrom, qemu
+from rearbuild.recover.bootloader import SIGNED_CHAIN_FILES
+from tests.vm.conftest import SIGNED_SHIM, RescueImage
+from tests.vm.qemu import Guest, cdrom, ovmf, qemu
 
 pytestmark = [pytest.mark.slow, pytest.mark.vm]
 
@@ -38,6 +41,7 @@ HERE = Path(__file__).parent
 DISK_SIZE = 2 << 30
 MARKER = "SOURCE-SYSTEM-BOOTED"
 PROMPT = r"RESCUE [^\n]*# "
+SB_BOOT_TIMEOUT = 400  # OVMF with Secure Boot needs SMM, slow under TCG (vm-testing-notes.md: ~37 s, tiny initrd)
 
 
 def _kernel() -> tuple[Path, str]:
@@ -119,9 +123,9 @@ class Source:
     seconds: float
 
 
-@pytest.fixture(scope="module")
-def source(rescue_image: RescueImage, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
-    work = tmp_path_factory.mktemp("source")
+def _make_source(iso: Path, work: Path, firmware: tuple[str, ...] = (), *, secure_boot: bool = False) -> Source:
+    """Boot the rescue ISO (with `firmware`'s QEMU arguments) on a blank disk and run provision.sh there: bios, or
+    uefi-sb (Debian's signed shim and GRUB with the x86_64-efi modules in the payload, installed on the ESP)."""
     kernel, version = _kernel()
     payload_dir = work / "payload"
     payload_dir.mkdir()
@@ -132,19 +136,26 @@ def source(rescue_image: RescueImage, tmp_path_factory: pytest.TempPathFactory) 
         pytest.skip("apt-get install grub-pc-bin")
     shutil.copytree("/usr/lib/grub/i386-pc", payload_dir / "grub-i386-pc")
     shutil.copy("/usr/sbin/grub-install", payload_dir / "grub-install")
+    if secure_boot:
+        # Debian's grub-efi-amd64-bin, grub-efi-amd64-signed and shim-signed (ci/packages.txt): a missing one fails
+        shutil.copytree("/usr/lib/grub/x86_64-efi", payload_dir / "grub-x86_64-efi")
+        shutil.copy(Path("/", SIGNED_CHAIN_FILES[1]), payload_dir / "grubx64.efi.signed")
+        shutil.copytree("/usr/lib/shim", payload_dir / "shim")
     for name in ("provision.sh", "make_files.py", "listing.py"):
         shutil.copy(HERE / name, payload_dir / name)
     payload = work / "payload.img"
-    _ext4_image(payload, 64, "PAYLOAD", payload_dir)
+    _ext4_image(payload, 128, "PAYLOAD", payload_dir)
     backup = work / "backup.img"
     _ext4_image(backup, 1024, "REAR-000")
     disk = _blank(work / "source.img")
-    guest = Guest(qemu(*cdrom(rescue_image.iso), *_virtio(disk, backup, payload), memory=1536), work / "console.log")
+    argv = qemu(*firmware, *cdrom(iso), *_virtio(disk, backup, payload), memory=1536)
+    guest = Guest(argv, work / "console.log")
     started = time.monotonic()
+    variant = "uefi-sb" if secure_boot else "bios"
     try:
-        guest.wait_for(PROMPT, 180)
+        guest.wait_for(PROMPT, SB_BOOT_TIMEOUT if secure_boot else 180)
         status, out = guest.shell(
-            "mkdir -p /payload && mount -o ro /dev/vdc /payload && bash /payload/provision.sh", timeout=900
+            f"mkdir -p /payload && mount -o ro /dev/vdc /payload && bash /payload/provision.sh {variant}", timeout=900
         )
         assert status == 0 and "PROVISION: done" in out, out[-4000:]
     finally:
@@ -157,16 +168,21 @@ def source(rescue_image: RescueImage, tmp_path_factory: pytest.TempPathFactory) 
         layout = (with_mount / "disklayout.conf").read_text()
     finally:
         subprocess.run(["umount", str(with_mount)], check=True)
-    yield Source(disk, backup, payload, layout, _listing(console), _blkid(console), time.monotonic() - started)
+    return Source(disk, backup, payload, layout, _listing(console), _blkid(console), time.monotonic() - started)
 
 
-def _recovery_iso(work: Path, layout: str) -> Path:
+@pytest.fixture(scope="module")
+def source(rescue_image: RescueImage, tmp_path_factory: pytest.TempPathFactory) -> Source:
+    return _make_source(rescue_image.iso, tmp_path_factory.mktemp("source"))
+
+
+def _recovery_iso(work: Path, layout: str, extra_conf: str = "") -> Path:
     etc = work / "etc"
     etc.mkdir(parents=True)
     (etc / "local.conf").write_text(
         "BACKUP=NETFS\nBACKUP_URL=usb:///dev/disk/by-label/REAR-000\n"
         "ISO_DEFAULT=automatic\nISO_RECOVER_MODE=unattended\nISO_SYSLINUX_TIMEOUT=10\nUNATTENDED_FINISH=poweroff\n"
-        f"OUTPUT_URL=file://{work}/out\n"
+        f"OUTPUT_URL=file://{work}/out\n{extra_conf}"
     )
     # A layout in the config dir replaces the saved one: how a layout saved on another machine is recovered.
     (etc / "disklayout.conf").write_text(layout)
@@ -178,9 +194,11 @@ def _recovery_iso(work: Path, layout: str) -> Path:
     return work / "out" / host / f"rear-{host}.iso"
 
 
-def _recover(iso: Path, target: Path, backup: Path, log: Path, timeout: float = 1200) -> str:
+def _recover(
+    iso: Path, target: Path, backup: Path, log: Path, timeout: float = 1200, firmware: tuple[str, ...] = ()
+) -> str:
     """Boot the recovery ISO unattended; return the console when the guest has powered off or given up."""
-    guest = Guest(qemu(*cdrom(iso), *_virtio(target, backup), memory=1536), log)
+    guest = Guest(qemu(*firmware, *cdrom(iso), *_virtio(target, backup), memory=1536), log)
     try:
         guest.wait_for(r"unattended recovery finished|recovery finished with status", timeout)
         deadline = time.monotonic() + 60
@@ -303,3 +321,54 @@ def test_e_corrupted_layout_stops_before_any_disk_is_written(source: Source, tmp
 
 def test_e_too_small_disk_stops_in_verify(source: Source, recovery_iso: Path, tmp_path: Path) -> None:
     _untouched_after(r"too small|smaller than", recovery_iso, source.backup, tmp_path, size=1 << 30)
+
+
+# Scenario A with UEFI and Secure Boot (issue 15: recovered machines keep Secure Boot). Three boots, all under OVMF
+# with Secure Boot on and Microsoft's keys: the source is made as above but boots through Debian's signed shim and
+# GRUB; the rescue ISO built with SECURE_BOOT_BOOTLOADER recovers it onto a blank disk, finalize writing the NVRAM
+# entry into that guest's variable store; the recovered disk then boots alone with that store. Finalize's
+# grub-install overwrites EFI/debian on the restored ESP and the entry: an unsigned GRUB there, or no entry (the
+# ESP has no EFI/BOOT fallback), does not reach the kernel.
+
+
+@pytest.fixture(scope="module")
+def sb_recovered(
+    secure_boot_image: RescueImage, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, str, float]:
+    """(recovered disk, the variable store finalize wrote its boot entry to, recovery console, seconds)."""
+    work = tmp_path_factory.mktemp("sb-source")
+    started = time.monotonic()
+    source = _make_source(secure_boot_image.iso, work, tuple(ovmf(work, secure=True)), secure_boot=True)
+    made = (work / "console.log").read_text(errors="replace")
+    assert "EFI/debian/shimx64.efi" in made, made[-3000:]  # the source's ESP holds shim, as installed
+    iso = _recovery_iso(work / "recovery-iso", source.layout, f"SECURE_BOOT_BOOTLOADER={SIGNED_SHIM}\n")
+    rec = tmp_path_factory.mktemp("sb-recover")
+    target = _blank(rec / "target.img")
+    firmware = tuple(ovmf(rec, secure=True))
+    console = _recover(iso, target, source.backup, rec / "console.log", firmware=firmware)
+    assert "unattended recovery finished" in console, console[-5000:]
+    return target, rec / "OVMF_VARS.ms.fd", console, time.monotonic() - started
+
+
+def test_a_secure_boot_recovered_disk_boots_with_secure_boot_on(
+    sb_recovered: tuple[Path, Path, str, float], tmp_path: Path
+) -> None:
+    target, nvram, recovery_console, seconds = sb_recovered
+    assert re.search(r"installing the boot loader: \S*grub-install --target=x86_64-efi .*--uefi-secure-boot",
+                     recovery_console), recovery_console[-5000:]  # fmt: skip
+    refusals = ("Access Denied", "Security Violation", "bad shim signature", "Verification failed")
+    guest = Guest(qemu(*ovmf(tmp_path, secure=True, nvram=nvram), *_virtio(target)), tmp_path / "console.log")
+    try:
+        # a refusal ends the wait at once: the firmware then goes on to other entries and never reaches the marker
+        guest.wait_for("|".join((MARKER, *refusals)), SB_BOOT_TIMEOUT)
+        guest.wait_for(MARKER, 5)
+    finally:
+        guest.close()
+    console = guest.console
+    print(f"\nscenario A, UEFI + Secure Boot: made, recovered and booted in {seconds + guest.elapsed():.0f} s")
+    # the firmware started the entry finalize wrote, pointing at shim; shim verified GRUB, GRUB the kernel
+    assert re.search(r'BdsDxe: starting Boot\d+ "debian" .*\\EFI\\debian\\shimx64\.efi', console), console[-4000:]
+    assert "GRUB of the recovered system" in console
+    assert "secureboot: Secure boot enabled" in console  # the kernel's own view of the firmware
+    for refusal in refusals:
+        assert refusal not in console, console[-4000:]
