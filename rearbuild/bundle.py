@@ -12,7 +12,6 @@ tampered, truncated or incomplete bundle is refused with a message naming what i
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rearbuild.build.cpio import Entry, Kind
-from rearbuild.checksum import sha256_file
+from rearbuild.checksum import sha256_bytes, sha256_file
 from rearbuild.config.bashstate import Value
 from rearbuild.errors import UserError
 from rearbuild.manifest import EntryKind, Manifest, object_path, verify_bundle
@@ -60,10 +59,6 @@ class Bundle:
         return object_path(self.root, sha256)
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _contents(entry: Entry) -> bytes:
     if entry.data is not None:
         return entry.data
@@ -82,7 +77,7 @@ def _objects(manifest: Manifest, kernel: Path, config: Sequence[Entry]) -> tuple
         if record.kind is EntryKind.FILE and record.sha256 is not None and record.source is not None:
             objects.setdefault(record.sha256, Path(record.source))
     manifest_bytes = manifest.dumps().encode()
-    objects[_digest(manifest_bytes)] = manifest_bytes
+    objects[sha256_bytes(manifest_bytes)] = manifest_bytes
     kernel_sha = sha256_file(kernel)
     objects.setdefault(kernel_sha, kernel)
     config_index: list[dict[str, Any]] = []
@@ -90,7 +85,7 @@ def _objects(manifest: Manifest, kernel: Path, config: Sequence[Entry]) -> tuple
         item: dict[str, Any] = {"path": entry.path, "kind": entry.kind.name, "mode": f"{entry.mode:04o}"}
         if entry.kind is Kind.FILE:
             data = _contents(entry)
-            item["sha256"] = _digest(data)
+            item["sha256"] = sha256_bytes(data)
             objects.setdefault(item["sha256"], data)
         elif entry.kind is Kind.SYMLINK:
             item["target"] = entry.target
@@ -100,7 +95,7 @@ def _objects(manifest: Manifest, kernel: Path, config: Sequence[Entry]) -> tuple
     index = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "manifest": _digest(manifest_bytes),
+        "manifest": sha256_bytes(manifest_bytes),
         "kernel": kernel_sha,
         "config": config_index,
         "links": _host_links(manifest),

@@ -28,6 +28,11 @@ def sha256_file(path: str | os.PathLike[str], observe: Callable[[bytes], None] |
     return h.hexdigest()
 
 
+def sha256_bytes(data: bytes) -> str:
+    """The hex sha256 of bytes in memory (a document, a side file's line)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def format_line(digest: str, name: str) -> str:
     return f"{digest}  {name}\n"
 

@@ -13,11 +13,10 @@ side files, and its manifest, put with the metadata, is the commit.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Protocol
 
-from rearbuild.checksum import format_line, parse_line, sha256_file
+from rearbuild.checksum import format_line, parse_line, sha256_bytes, sha256_file
 from rearbuild.errors import UserError
 from rearbuild.log import notice
 from rearbuild.output.stores.metadata import NAME, Metadata
@@ -62,7 +61,7 @@ def open_store(url: Url, *, prefix: str = "", s3_endpoint: str = "", tag: str = 
 def publish_set(store: Store, files: dict[str, Path], metadata: Metadata) -> int:
     """Upload what the store lacks, metadata last; the number of objects sent (0: the set was there)."""
     document = metadata.dumps()
-    digest = hashlib.sha256(document).hexdigest()
+    digest = sha256_bytes(document)
     if store.exists(NAME, digest):
         notice("published already, nothing sent: %s", store.location)
         return 0
@@ -71,7 +70,7 @@ def publish_set(store: Store, files: dict[str, Path], metadata: Metadata) -> int
         sent += store.put(entry.name, files[entry.name], entry.sha256)
         if store.sidecars:
             line = format_line(entry.sha256, entry.name).encode()
-            sent += store.put(entry.name + ".sha256", line, hashlib.sha256(line).hexdigest())
+            sent += store.put(entry.name + ".sha256", line, sha256_bytes(line))
     sent += store.put(NAME, document, digest)
     notice("published %d file(s) to %s (%d object(s) sent, the others were there)", len(metadata.files),
            store.location, sent)  # fmt: skip

@@ -5,7 +5,6 @@ is recognised as a no-op. `rearbuild fetch` checks every file it downloads again
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rearbuild import __version__
-from rearbuild.checksum import sha256_file
+from rearbuild.checksum import sha256_bytes, sha256_file
 from rearbuild.errors import UserError
 from rearbuild.manifest import Manifest
 
@@ -52,7 +51,7 @@ class Provenance:
         if manifest is None:
             return cls(host, os.uname().release, __version__, "", epoch)
         return cls(manifest.facts.get("HOSTNAME", host), manifest.kernel_version, __version__,
-                   hashlib.sha256(manifest.dumps().encode()).hexdigest(), epoch)  # fmt: skip
+                   sha256_bytes(manifest.dumps().encode()), epoch)  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {"host": self.host, "kernel": self.kernel, "rearbuild_version": self.rearbuild_version,

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import netrc
 import os
 import secrets
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from rearbuild.checksum import parse_line
+from rearbuild.checksum import parse_line, sha256_bytes
 from rearbuild.errors import UserError
 from rearbuild.output.stores.metadata import NAME
 from rearbuild.output.stores.transfer import NotFound, Refused, Response, request
@@ -59,7 +58,7 @@ class WebDavStore:
         """The sha256 of what is stored under name: a file's from its side file; the metadata document and the
         side files themselves are small, so their bytes are hashed."""
         if name == NAME or name.endswith(".sha256"):
-            return hashlib.sha256(self._call("GET", name).body).hexdigest()
+            return sha256_bytes(self._call("GET", name).body)
         return parse_line(self._call("GET", name + ".sha256").body.decode(errors="replace"), Path(name + ".sha256"))
 
     def put(self, name: str, source: Path | bytes, sha256: str) -> bool:
