@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rearbuild.config.model import truth
 from rearbuild.errors import UserError
@@ -62,13 +63,18 @@ def authenticode_signed(path: Path) -> bool:
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from exc
     try:
-        directories = image.OPTIONAL_HEADER.DATA_DIRECTORY
-        if len(directories) <= CERTIFICATE_TABLE:
-            return False
-        table = directories[CERTIFICATE_TABLE]
-        return bool(table.VirtualAddress) and table.Size > 0
+        return carries_signature(image)
     finally:
         image.close()
+
+
+def carries_signature(image: Any) -> bool:
+    """Whether a parsed PE image (pefile.PE) has a present, non-empty Certificate Table."""
+    directories = image.OPTIONAL_HEADER.DATA_DIRECTORY
+    if len(directories) <= CERTIFICATE_TABLE:
+        return False
+    table = directories[CERTIFICATE_TABLE]
+    return bool(table.VirtualAddress) and table.Size > 0
 
 
 class SecureBootMode(enum.Enum):

@@ -22,6 +22,7 @@ from typing import Any
 
 from rearbuild.checksum import sha256_file
 from rearbuild.errors import UserError
+from rearbuild.output.secureboot import carries_signature
 
 # systemd-boot-efi (Debian, Ubuntu), systemd-boot-unsigned (Fedora), systemd (Arch) install the stub here.
 STUB_PATH = Path("/usr/lib/systemd/boot/efi/linuxx64.efi.stub")
@@ -37,9 +38,6 @@ MAX_SECTION_NAME = 8
 IMAGE_SCN_CNT_CODE = 0x00000020
 IMAGE_SCN_CNT_INITIALIZED_DATA = 0x00000040
 IMAGE_SCN_MEM_READ = 0x40000000
-# PE/COFF §3.4.3 "Optional Header Data Directories (Image Only)": entry 4 is the Certificate Table
-# (Authenticode signatures).
-DIRECTORY_SECURITY = 4
 # PE/COFF §3.4.2 "Optional Header Windows-Specific Fields": CheckSum is at offset 64 of the optional header
 # (PE32 and PE32+ alike), 4 bytes.
 CHECKSUM_OFFSET = 64
@@ -149,17 +147,11 @@ def _parse(data: bytes, what: str) -> Any:
     return pe
 
 
-def is_signed(pe: Any) -> bool:
-    """The image carries an Authenticode signature (a non-empty Certificate Table)."""
-    directory = pe.OPTIONAL_HEADER.DATA_DIRECTORY[DIRECTORY_SECURITY]
-    return bool(directory.VirtualAddress or directory.Size)
-
-
 def assemble_uki(stub: bytes, sections: Sequence[UkiSection], *, stub_name: str = "the EFI stub") -> bytes:
     """The UKI's bytes: `stub` with `sections` appended (pure: no clock, no files)."""
     pefile = _pefile()
     pe = _parse(stub, stub_name)
-    if is_signed(pe):
+    if carries_signature(pe):
         raise UserError(
             f"{stub_name} is already signed: sections added to it would invalidate its signature",
             hint="use the unsigned stub (systemd-boot-efi's linuxx64.efi.stub) and sign the UKI (UKI_SIGN_KEY)",

@@ -11,9 +11,9 @@ import pefile
 import pytest
 
 from rearbuild.errors import UserError
+from rearbuild.output.secureboot import CERTIFICATE_TABLE
 from rearbuild.output.uki import (
     CHECKSUM_OFFSET,
-    DIRECTORY_SECURITY,
     STUB_PATH,
     UkiSection,
     assemble_uki,
@@ -120,7 +120,7 @@ def test_splash_is_a_section_when_given(stub: bytes) -> None:
 
 def test_a_signed_stub_is_refused(stub: bytes) -> None:
     pe = pefile.PE(data=stub, fast_load=True)
-    entry = pe.OPTIONAL_HEADER.DATA_DIRECTORY[DIRECTORY_SECURITY]
+    entry = pe.OPTIONAL_HEADER.DATA_DIRECTORY[CERTIFICATE_TABLE]
     entry.VirtualAddress, entry.Size = len(stub), 8  # where sbsign puts the certificate table
     signed = bytes(pe.write()) + bytes(8)
     with pytest.raises(UserError, match="already signed") as caught:
