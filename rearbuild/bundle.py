@@ -195,6 +195,7 @@ def _extract(tar_path: Path, work: Path) -> Path:
     root = work / "bundle"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
+    _check_end_of_archive(tar_path)
     try:
         with tarfile.open(tar_path, "r:") as tar:
             for member in _members(tar, tar_path):
@@ -211,6 +212,25 @@ def _extract(tar_path: Path, work: Path) -> Path:
     except OSError as exc:
         raise UserError(f"cannot read bundle {tar_path}: {exc.strerror}") from exc
     return root
+
+
+# POSIX.1 ustar (pax(1), "ustar Interchange Format"): the archive is 512-byte blocks and ends with two blocks of
+# zeros. tarfile reads a file cut at a member boundary as a shorter, valid archive, so the end is checked first.
+TAR_BLOCK = 512
+END_OF_ARCHIVE = 2 * TAR_BLOCK
+
+
+def _check_end_of_archive(tar_path: Path) -> None:
+    try:
+        with tar_path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(size - END_OF_ARCHIVE, 0))
+            tail = f.read(END_OF_ARCHIVE)
+    except OSError as exc:
+        raise UserError(f"cannot read bundle {tar_path}: {exc.strerror}") from exc
+    if size % TAR_BLOCK or size < END_OF_ARCHIVE or tail.count(0) != END_OF_ARCHIVE:
+        raise UserError(f"bundle {tar_path} is not a complete tar file (it does not end with the end-of-archive "
+                        "marker: cut short?)", hint=_HINT)  # fmt: skip
 
 
 def _members(tar: tarfile.TarFile, tar_path: Path) -> Iterator[tarfile.TarInfo]:

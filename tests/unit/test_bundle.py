@@ -123,6 +123,20 @@ def test_a_truncated_tar_is_refused(tmp_path: Path) -> None:
             load_bundle(tar, tmp_path / "work")
 
 
+def test_a_tar_cut_at_a_member_boundary_is_refused_as_incomplete(tmp_path: Path) -> None:
+    """tarfile reads such a file as a shorter valid archive: the missing end-of-archive marker gives it away."""
+    manifest, kernel, etc = _host(tmp_path)
+    tar = tmp_path / "b.tar"
+    write_bundle(manifest, kernel, config_entries(etc), tar)
+    with tarfile.open(tar) as t:
+        boundaries = [member.offset for member in t.getmembers()][1:]
+    data = tar.read_bytes()
+    for cut in boundaries:
+        tar.write_bytes(data[:cut])
+        with pytest.raises(UserError, match=r"b\.tar is not a complete tar file \(it does not end with"):
+            load_bundle(tar, tmp_path / "work")
+
+
 def test_a_foreign_member_is_refused_before_it_is_written(tmp_path: Path) -> None:
     tar = tmp_path / "evil.tar"
     payload = tmp_path / "payload"
