@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+import shlex
 import signal
 import sys
 import traceback
@@ -23,13 +25,16 @@ from rearbuild import __version__, buildarea, engine
 from rearbuild.buildarea import BuildArea
 from rearbuild.config.loader import LoadRequest, load
 from rearbuild.config.model import truth
+from rearbuild.config.reference import read_reference
 from rearbuild.context import Context, Options
 from rearbuild.dump import dump
 from rearbuild.errors import InternalError, UserError
 from rearbuild.facts import KernelCmdline, detect
+from rearbuild.hostinstall import install
 from rearbuild.lock import RunLock
 from rearbuild.log import close_logfile, notice, open_logfile, setup_console, to_file
 from rearbuild.paths import Paths
+from rearbuild.recipe import interactive_shell
 from rearbuild.recover.options import TARGET_FS_ROOT
 from rearbuild.run import set_trace_output
 from rearbuild.url import redact_userinfo
@@ -40,6 +45,11 @@ log = logging.getLogger("rearbuild")
 
 class Terminated(BaseException):
     """SIGTERM/SIGHUP: unwind like Ctrl-C so that cleanup runs."""
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line (also the source of the man page and the bash completion)."""
+    return _parser()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,9 +65,33 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="show progress on the terminal")
     p.add_argument("-d", "--debug", action="store_true", help="debug messages; keep the build area")
     p.add_argument(
-        "-D", "--debugscripts", action="store_true", help="like -d, and log every external command with its output"
+        "-D",
+        dest="debugscripts",
+        action="store_const",
+        const="x",
+        help="like -d, and trace the run (= --debugscripts x): every recipe entered and left and every external "
+        "command with its argv, on the terminal and in the log; shell recipes run with set -x",
     )
-    p.add_argument("-s", "--simulate", action="store_true", help="list the recipes that would run; run nothing")
+    p.add_argument(
+        "--debugscripts",
+        metavar="SET",
+        dest="debugscripts",
+        help="like -D; shell recipes run with `set -SET` (e.g. xv), as ReaR's scripts",
+    )
+    p.add_argument(
+        "-s",
+        "--simulate",
+        action="store_true",
+        help="list the recipes that would run, then run the prep stage's checks (they change nothing); "
+        "exit 1 when one fails",
+    )
+    p.add_argument(
+        "-p",
+        "--portable",
+        action="store_true",
+        help="portable mode (ReaR's -p): run from a checkout or tarball (python3 -m rearbuild), and the recovery "
+        "workflows outside the rescue system (in a foreign live system)",
+    )
     p.add_argument("-S", "--step", action="store_true", help="ask before each recipe")
     p.add_argument("-c", "--config-dir", metavar="DIR", help="configuration directory (default /etc/rear)")
     p.add_argument(
@@ -83,6 +117,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("workflow", nargs="?", default="help", help="what to do (see below)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the workflow")
     return p
+
+
+# --debugscripts SET: letters of bash's `set -SET` (ReaR passes SET to set; x and v are the useful ones)
+_SET_FLAGS = re.compile(r"[abefhkmnptuvxBCEHPT]+")
+
+
+def _install(workflow: Workflow, argv: tuple[str, ...], paths: Paths) -> int:
+    """rearbuild install [--root DIR] [--prefix DIR]: no configuration, no lock, no log: files only."""
+    args = workflow.parse_arguments(argv)
+    # the units call the command that installed them: the venv's or the package's rearbuild, by absolute path
+    command = str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "rearbuild" else "rearbuild"
+    try:
+        done = install(Path(args.root), prefix=args.prefix, command=command, parser=_parser(),
+                       variables=read_reference(paths.default_conf), version=__version__)  # fmt: skip
+    except OSError as exc:
+        _report(UserError(f"cannot install into {args.root}: {exc}", hint="run as root, or give --root DIR"))
+        return 1
+    for path in done.all():
+        print(path)
+    notice("the timer is installed, not enabled: systemctl enable --now rearbuild-checklayout.timer")
+    return 0
 
 
 # An error is one line a person reads: a value of megabytes (a 5 MB BACKUP_URL quoted in a message) is cut here.
@@ -145,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     debug = args.debug or args.debugscripts
     setup_console(2 if debug else 1 if args.verbose else 0)
-    set_trace_output(args.debugscripts)
+    set_trace_output(bool(args.debugscripts))
     if args.version:
         print(f"rearbuild {__version__} (Relax-and-Recover compatible)")
         return 0
@@ -160,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if workflow is Workflow.HELP:
         _parser().print_help()
         return 0
+    if args.debugscripts and not _SET_FLAGS.fullmatch(args.debugscripts):
+        _report(UserError(f"--debugscripts {args.debugscripts!r} is not a set of bash option letters",
+                          hint="e.g. -D or --debugscripts xv (bash's set -x, set -v)"))  # fmt: skip
+        return 1
     try:
         # a workflow's own arguments are checked before anything runs (`mkrescue --help` must not build)
         workflow.parse_arguments(tuple(args.args))
@@ -173,7 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args=tuple(args.args),
         verbose=args.verbose or debug,
         debug=debug,
-        debugscripts=args.debugscripts,
+        debugscripts=bool(args.debugscripts),
+        trace_flags=args.debugscripts or "",
+        portable=args.portable,
         simulate=args.simulate,
         step=args.step,
         non_interactive=args.non_interactive,
@@ -189,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmpdir=args.tmpdir,
         cache_dir=args.cache_dir,
     )
+    if workflow is Workflow.INSTALL:
+        return _install(workflow, tuple(args.args), paths)
     previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return _run(workflow, options, paths)
@@ -219,11 +282,12 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
             stack.callback(close_logfile, handler)
             # a URL typed with user:password@ is refused later, but this line is written first
             argv = [redact_userinfo(a) for a in sys.argv]
-            log.info("rearbuild %s %s, pid %d, argv %s", __version__, workflow.value, os.getpid(), argv)
+            log.info("rearbuild %s %s, pid %d, argv: %s", __version__, workflow.value, os.getpid(), shlex.join(argv))
             if workflow.needs_build_dir and not options.simulate:
                 area = _make_build_dir(paths)
                 build_dir = area.path
-            recovery_mode = paths.rescue_marker.exists()
+            # ReaR's -p sets RECOVERY_MODE too: recovering from a tarball in a foreign live system
+            recovery_mode = paths.rescue_marker.exists() or options.portable
             readonly = {
                 "CONFIG_DIR": str(paths.config_dir),
                 "SHARE_DIR": str(paths.share_dir),
@@ -272,6 +336,8 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
             if workflow is Workflow.DUMP:
                 dump(ctx)
                 status = 0
+            elif workflow is Workflow.SHELL:
+                status = interactive_shell(ctx)
             else:
                 engine.execute(workflow, ctx)
                 status = ctx.state.exit_status

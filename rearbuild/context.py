@@ -55,6 +55,8 @@ class Options:
     verbose: bool = False
     debug: bool = False
     debugscripts: bool = False
+    trace_flags: str = ""  # --debugscripts SET: shell recipes run with `set -SET`
+    portable: bool = False
     simulate: bool = False
     step: bool = False
     non_interactive: bool = False

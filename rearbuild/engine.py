@@ -12,7 +12,7 @@ import time
 from rearbuild import recipe as recipes
 from rearbuild.context import Context
 from rearbuild.errors import UserError
-from rearbuild.log import notice, timed
+from rearbuild.log import NOTICE, notice, timed
 from rearbuild.url import Scheme
 from rearbuild.workflow import Stage, Workflow
 
@@ -54,6 +54,7 @@ def execute(workflow: Workflow, ctx: Context) -> None:
             hint="see `rearbuild -s " + workflow.value + "` for what exists",
         )
     if ctx.options.simulate:
+        _simulate_checks(stages, ctx)
         return
     for stage, found in stages:
         started = time.monotonic()
@@ -68,4 +69,20 @@ def execute(workflow: Workflow, ctx: Context) -> None:
                 ctx.timings.append((recipe.label, time.monotonic() - began))
         ctx.timings.append((f"stage {stage.name}", time.monotonic() - started))
     total = sum(t for name, t in ctx.timings if name.startswith("stage "))
-    notice("%s finished in %.1f s", workflow.value, total)
+    # a quiet workflow (checklayout from cron) says nothing when nothing happened; -v shows the line
+    log.log(logging.INFO if workflow.quiet else NOTICE, "%s finished in %.1f s", workflow.value, total)
+
+
+# The stage whose recipes only check (ReaR's prep: "checks and preparations before anything is written"); -s runs
+# it with SIMULATE=y and without a build area.
+_CHECK_STAGE = "prep"
+
+
+def _simulate_checks(stages: list[tuple[Stage, list[recipes.Recipe]]], ctx: Context) -> None:
+    """-s: after the listing, the prep checks run; a failing one is the run's error (exit 1)."""
+    checks = [recipe for stage, found in stages if stage.name == _CHECK_STAGE for recipe in found]
+    for recipe in checks:
+        with timed(f"check {recipe.label}", logging.DEBUG):
+            recipes.execute(recipe, ctx)
+    if checks:
+        notice("the %d prep checks passed", len(checks))

@@ -56,6 +56,27 @@ def _not_file_only(record: logging.LogRecord) -> bool:
     return not getattr(record, "file_only", False)
 
 
+_console: logging.Handler | None = None
+
+
+def _below_error(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
+
+
+@contextlib.contextmanager
+def console_errors_only(enabled: bool = True) -> Iterator[None]:
+    """While it lasts, warnings and notices reach only the log file (a quiet workflow's known facts)."""
+    console = _console
+    if not enabled or console is None or console.level <= logging.INFO:  # -v/-d: the user asked to see them
+        yield
+        return
+    console.addFilter(_below_error)
+    try:
+        yield
+    finally:
+        console.removeFilter(_below_error)
+
+
 def to_file(message: str, *args: object) -> None:
     """For the log file only, whatever the verbosity (tracebacks of user errors)."""
     log.info(message, *args, extra={"file_only": True})
@@ -73,6 +94,8 @@ def setup_console(verbosity: int) -> None:
     console.setFormatter(_Console())
     console.addFilter(_not_file_only)
     root.addHandler(console)
+    global _console
+    _console = console
 
 
 def open_logfile(path: Path, *, debug: bool, keep_previous: bool = True) -> logging.Handler:

@@ -28,10 +28,12 @@ from rearbuild.config.bashstate import (
     parse_dump,
     run_script,
 )
+from rearbuild.config.model import is_secret
 from rearbuild.context import READONLY, Context
 from rearbuild.errors import InternalError, UserError
 from rearbuild.layers import recipe_layers
-from rearbuild.log import NOTICE
+from rearbuild.log import NOTICE, notice
+from rearbuild.run import run_interactive
 
 log = logging.getLogger("rearbuild.recipes")
 
@@ -123,28 +125,65 @@ has_binary() { local b; for b in "$@"; do type -P "$b" >/dev/null 2>&1 && return
 _LEVELS = {"I": logging.INFO, "D": logging.DEBUG, "N": NOTICE, "W": logging.WARNING}
 
 
+def _environment(ctx: Context, msgs: Path) -> list[str]:
+    """bash lines that give a shell the run's environment: every variable (scalars exported, the framework's
+    read-only) and ReaR's functions, whose messages go to msgs."""
+    lines = [
+        "set +o posix",
+        "shopt -s nullglob extglob",
+        EMIT_FUNCTION,
+        _SHELL_FUNCTIONS,
+        f"__rb_msgs={bash_quote(str(msgs))}",
+    ]
+    for name, value in sorted(ctx.variables().items()):
+        lines.append(bash_assignment(name, value))
+        if isinstance(value, str):
+            lines.append(f"export {name}")
+        if name in READONLY:
+            lines.append(f"readonly {name}")
+    return lines
+
+
+def interactive_shell(ctx: Context) -> int:
+    """ReaR's `shell` workflow: bash on the terminal with the run's environment; returns its exit status."""
+    with tempfile.TemporaryDirectory(prefix="rearbuild-shell.") as tmp:
+        rcfile = Path(tmp, "rc")
+        # 0600 in a 0700 directory: the file carries every value, secrets included, and never goes on argv
+        rcfile.touch(mode=0o600)
+        lines = _environment(ctx, Path(tmp, "messages"))
+        lines += ["[ -r ~/.bashrc ] && source ~/.bashrc", "PS1='rearbuild> '", f"rm -f {bash_quote(str(rcfile))}"]
+        rcfile.write_text("\n".join(lines) + "\n")
+        notice("a shell with rearbuild's configuration (%s); leave it with exit", ctx.options.workflow.config_name)
+        return run_interactive(["bash", "--rcfile", str(rcfile), "-i"], cwd=ctx.build_dir or Path.cwd())
+
+
+def _masked(text: str, ctx: Context) -> str:
+    if ctx.options.expose_secrets:
+        return text
+    for name, value in ctx.variables().items():
+        if is_secret(name):
+            # an associative array's items are (key, value) pairs: both may be the secret
+            items = (value,) if isinstance(value, str) else value
+            words = [w for v in items for w in ((v,) if isinstance(v, str) else v)]
+            for secret in words:
+                if secret:
+                    text = text.replace(secret, "***")
+    return text
+
+
 def _run_shell(recipe: Recipe, ctx: Context) -> None:
-    variables = ctx.variables()
     with tempfile.TemporaryDirectory(prefix="rearbuild-recipe.") as tmp:
         # The script carries every value, secrets included: run_script keeps it off the command line.
         msgs = Path(tmp, "messages")
-        lines = [
-            "set +o posix",
-            "shopt -s nullglob extglob",
-            EMIT_FUNCTION,
-            _SHELL_FUNCTIONS,
-            f"__rb_msgs={bash_quote(str(msgs))}",
-        ]
-        for name, value in sorted(variables.items()):
-            lines.append(bash_assignment(name, value))
-            if isinstance(value, str):
-                lines.append(f"export {name}")
-            if name in READONLY:
-                lines.append(f"readonly {name}")
+        lines = _environment(ctx, msgs)
+        # -D / --debugscripts SET: ReaR's set -x traces of its scripts (on the recipe's stderr, into the log)
+        trace = [f"set -{ctx.options.trace_flags}"] if ctx.options.trace_flags else []
         lines += [
             f"cd {bash_quote(str(ctx.build_dir or tmp))}",
             "__rb_emit before",
+            *trace,
             f"source {bash_quote(str(recipe.path))}",
+            "set +xv",
             "__rb_emit after",
         ]
         result = run_script(lines, Path(tmp))
@@ -158,9 +197,10 @@ def _run_shell(recipe: Recipe, ctx: Context) -> None:
         else:
             log.log(_LEVELS.get(level, logging.INFO), "%s", text)
     if result.out.strip():
-        log.info("%s printed:\n%s", recipe.label, result.out.rstrip())
+        log.info("%s printed:\n%s", recipe.label, _masked(result.out.rstrip(), ctx))
     if result.err.strip():
-        log.info("%s printed on stderr:\n%s", recipe.label, result.err.rstrip())
+        # -D's set -x trace expands every variable: secret values are masked as in dump (unless -e)
+        log.info("%s printed on stderr:\n%s", recipe.label, _masked(result.err.rstrip(), ctx))
     if failure is not None:
         if failure[0] == "B":
             raise InternalError(f"{recipe.label}: {failure[1]}")

@@ -99,7 +99,8 @@ def run(
     cmdline = shlex.join(args)
     # Commands go to the log file, not to the -v console; a long argv (a generated script) is cut unless -D.
     shown = cmdline if _trace_output or len(cmdline) <= 600 else cmdline[:600] + f"... ({len(cmdline)} chars)"
-    log.info("run: %s", shown, extra=_FILE_ONLY)
+    # -D: the trace of the run shows every command on the terminal too (rearbuild's `set -x`)
+    log.info("run: %s", shown, extra=None if _trace_output else _FILE_ONLY)
     data = input.encode() if isinstance(input, str) else input
     if data is not None and stdin is not None:
         raise ValueError("run() takes input or stdin, not both")
@@ -151,3 +152,16 @@ def run(
             message += f": {detail}"
         raise CommandError(message, result, hint=hint)
     return result
+
+
+def run_interactive(argv: Sequence[StrPath], *, cwd: StrPath | None = None) -> int:
+    """Run argv on the terminal (standard input, output and error inherited) and return its exit status: for
+    programs a person uses (the shell workflow), which must not be captured."""
+    args = tuple(os.fspath(a) for a in argv)
+    log.info("run: %s", shlex.join(args), extra=None if _trace_output else _FILE_ONLY)
+    try:
+        status = subprocess.call(args, cwd=os.fspath(cwd) if cwd is not None else None)
+    except FileNotFoundError as exc:
+        raise CommandError(f"program {args[0]!r} not found", None) from exc
+    log.info("run: %s %s", args[0], _describe_status(status), extra=None if _trace_output else _FILE_ONLY)
+    return status

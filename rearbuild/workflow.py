@@ -60,6 +60,10 @@ class Workflow(enum.Enum):
     RECOVER = "recover"
     RESTOREONLY = "restoreonly"
     FORMAT = "format"
+    LAYOUTONLY = "layoutonly"
+    FINALIZEONLY = "finalizeonly"
+    SHELL = "shell"
+    INSTALL = "install"
 
     @classmethod
     def parse(cls, name: str) -> Workflow:
@@ -77,7 +81,8 @@ class Workflow(enum.Enum):
 
     @property
     def locking(self) -> Locking:
-        if self in (Workflow.HELP, Workflow.DUMP, Workflow.CHECKLAYOUT, Workflow.FETCH):
+        if self in (Workflow.HELP, Workflow.DUMP, Workflow.CHECKLAYOUT, Workflow.FETCH, Workflow.SHELL,
+                    Workflow.INSTALL):  # fmt: skip
             return Locking.NONE
         if self in (Workflow.MKBACKUPONLY, Workflow.RESTOREONLY):
             return Locking.SIMULTANEOUS
@@ -85,7 +90,18 @@ class Workflow(enum.Enum):
 
     @property
     def needs_build_dir(self) -> bool:
-        return self not in (Workflow.HELP, Workflow.DUMP)
+        return self not in (Workflow.HELP, Workflow.DUMP, Workflow.SHELL, Workflow.INSTALL)
+
+    @property
+    def quiet(self) -> bool:
+        """Prints nothing when nothing happened (run from cron: `checklayout || mkrescue` mails only a change):
+        its finish line and the warnings of the layout capture, which savelayout/mkrescue show, go to the log."""
+        return self is Workflow.CHECKLAYOUT
+
+    @property
+    def restores(self) -> bool:
+        """Whether the workflow restores the backup (then the backup method's verify stage checks the archive)."""
+        return self in (Workflow.RECOVER, Workflow.RESTOREONLY)
 
     @property
     def builds_image(self) -> bool:
@@ -99,8 +115,8 @@ class Workflow(enum.Enum):
 
     @property
     def recreates_disks(self) -> bool:
-        """recover recreates the disks; restoreonly restores into what is mounted."""
-        return self is Workflow.RECOVER
+        """recover and layoutonly recreate the disks; restoreonly restores into what is mounted."""
+        return self in (Workflow.RECOVER, Workflow.LAYOUTONLY)
 
     @property
     def config_name(self) -> str:
@@ -150,7 +166,12 @@ class Workflow(enum.Enum):
                 parser.add_argument("url", metavar="URL", help="where a set was published (publish prints it)")
                 parser.add_argument("directory", metavar="DIR", nargs="?", default=".",
                                     help="where the files go (default: the current directory)")  # fmt: skip
-            case Workflow.RECOVER | Workflow.RESTOREONLY:
+            case Workflow.INSTALL:
+                parser.add_argument("--root", metavar="DIR", default="/",
+                                    help="install below DIR instead of / (a package build or an image)")  # fmt: skip
+                parser.add_argument("--prefix", metavar="DIR", default="/usr/local",
+                                    help="where the man page and completion go (default /usr/local)")  # fmt: skip
+            case Workflow.RECOVER | Workflow.RESTOREONLY | Workflow.LAYOUTONLY | Workflow.FINALIZEONLY:
                 parser.add_argument("--plan", action="store_true", help="print the disk plan, change nothing")
                 parser.add_argument("--plan-file", metavar="FILE", help="run this (edited) plan instead")
                 parser.add_argument("--demo", metavar="DIR", help="restore into DIR and touch no disk")
@@ -197,7 +218,13 @@ class Workflow(enum.Enum):
                 return _stages("setup", "verify", "restore", "wrapup")
             case Workflow.FORMAT:
                 return _stages("format")
-            case Workflow.HELP | Workflow.DUMP:
+            case Workflow.LAYOUTONLY:
+                # verify loads the disk plan; the backup method's archive checks skip (Workflow.restores)
+                return _stages("setup", "verify", "layout/prepare", "layout/recreate", "wrapup")
+            case Workflow.FINALIZEONLY:
+                # verify loads the layout and the device mapping finalize patches with
+                return _stages("setup", "verify", "finalize", "wrapup")
+            case Workflow.HELP | Workflow.DUMP | Workflow.SHELL | Workflow.INSTALL:
                 return ()
 
 
@@ -217,4 +244,8 @@ _DESCRIPTIONS = {
     Workflow.RECOVER: "recover this machine (in the rescue system)",
     Workflow.RESTOREONLY: "restore the backup only, into the mounted target",
     Workflow.FORMAT: "format a USB disk or tape as rescue medium",
+    Workflow.LAYOUTONLY: "recreate the disk layout and mount it at /mnt/local, restore nothing (rescue system)",
+    Workflow.FINALIZEONLY: "finalize a restored system mounted at /mnt/local: identities, initramfs, boot loader",
+    Workflow.SHELL: "an interactive bash with the run's configuration (every variable) and ReaR's functions",
+    Workflow.INSTALL: "install the man page, bash completion, systemd timer and cron example (--root DIR)",
 }

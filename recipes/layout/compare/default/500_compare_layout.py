@@ -26,5 +26,5 @@ def main(ctx: Context) -> None:
         log.info("layout difference:\n%s", "\n".join(diff))
         notice("the disk layout changed since it was saved in %s:\n%s", saved, short(diff))
     else:
-        notice("the disk layout is unchanged")
+        log.info("the disk layout is unchanged")  # cron mails what is printed: nothing when nothing changed
     ctx.state.exit_status = 1 if diff else 0

@@ -9,6 +9,8 @@ from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
+    if not ctx.options.workflow.restores:  # layoutonly, finalizeonly: no backup is read
+        return
     s = settings(ctx.settings, key=KeyNeed.ASK, typed_key=ctx.state.crypt_key, interactive=ctx.interactive)
     ctx.state.crypt_key = s.key
     ctx.state.backup_archive = verify_backup(s, ctx.mount_dir)

@@ -8,4 +8,6 @@ from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
+    if not ctx.options.workflow.restores:  # layoutonly, finalizeonly: no backup is read
+        return
     announce(ctx.recover, interactive=ctx.interactive)

@@ -9,7 +9,7 @@ from rearbuild.collect.disk.probe import HostProbe
 from rearbuild.collect.disk.save import finish, header
 from rearbuild.context import Context
 from rearbuild.layout.exclude import ExclusionSettings
-from rearbuild.log import notice
+from rearbuild.log import console_errors_only, notice
 
 
 def main(ctx: Context) -> None:
@@ -21,7 +21,9 @@ def main(ctx: Context) -> None:
         only_include_vg=ctx.items("ONLY_INCLUDE_VG"),
     )
     probe = HostProbe()
-    captured = capture_all(probe)
+    # checklayout (quiet): what the capture warns about was shown by savelayout/mkrescue; the log keeps it
+    with console_errors_only(ctx.options.workflow.quiet):
+        captured = capture_all(probe)
     for disk in captured.skipped_disks:
         notice("%s is the rescue medium and not part of the disk layout", disk)
     ctx.state.layout = finish(captured, settings, header(probe))
