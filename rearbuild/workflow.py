@@ -67,6 +67,9 @@ class Workflow(enum.Enum):
 
     @classmethod
     def parse(cls, name: str) -> Workflow:
+        if name in _REAR_ONLY:
+            raise UserError(f"ReaR's workflow {name!r} is not in rearbuild: {_REAR_ONLY[name]}",
+                            hint="see README.md, section ReaR's workflows")  # fmt: skip
         try:
             return cls(name)
         except ValueError:
@@ -227,6 +230,17 @@ class Workflow(enum.Enum):
             case Workflow.HELP | Workflow.DUMP | Workflow.SHELL | Workflow.INSTALL:
                 return ()
 
+
+# ReaR 2.7's workflows rearbuild does not have, each with what to do instead.
+_REAR_ONLY = {
+    "mountonly": "not yet; in the rescue system open LUKS (cryptsetup open), assemble MD and LVM (mdadm --assemble "
+    "--scan, vgchange -ay) and mount the target at /mnt/local by hand, then `rearbuild restoreonly` or `finalizeonly`",
+    "mkboot": "use `rearbuild mkrescue` (the layout is saved with it)",
+    "mkopalpba": "TCG Opal pre-boot authentication images are not supported",
+    "opaladmin": "TCG Opal disk administration is not supported; use sedutil-cli",
+    "validate": "use `rearbuild -s mkbackup` (runs the prep checks) and `rearbuild dump`",
+    "udev": "run `rearbuild mkrescue` from your own udev rule or the installed timer",
+}
 
 _DESCRIPTIONS = {
     Workflow.HELP: "print this help",

@@ -6,7 +6,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 
+import pytest
+
+from rearbuild.errors import UserError
 from rearbuild.paths import default_share_dir
+from rearbuild.workflow import Workflow
 from tests.conftest import RearEnv
 
 Run = Callable[..., tuple[int, str, str]]
@@ -57,3 +61,19 @@ def test_build_in_a_container_runs_the_container_stage_instead_of_the_hosts_buil
     status, _, err = rearbuild("build", "--engine", "unix:///run/podman/podman.sock", "bundle.tar")
     assert status == 1 and "--engine and --wheelhouse choose how `build --container` builds" in err
     assert "add --container" in err
+
+
+@pytest.mark.parametrize("name", ["mountonly", "mkboot", "mkopalpba", "opaladmin", "validate", "udev"])
+def test_rear_workflows_rearbuild_lacks_are_refused_with_what_to_do(name: str) -> None:
+    with pytest.raises(UserError) as caught:
+        Workflow.parse(name)
+    assert f"ReaR's workflow {name!r} is not in rearbuild: " in caught.value.message
+    assert "section ReaR's workflows" in (caught.value.hint or "")
+
+
+def test_layoutonly_and_finalizeonly_are_recovery_stages_without_restore() -> None:
+    layout = [s.name for s in Workflow.LAYOUTONLY.stages()]
+    finalize = [s.name for s in Workflow.FINALIZEONLY.stages()]
+    assert "layout/recreate" in layout and "restore" not in layout and "finalize" not in layout
+    assert "finalize" in finalize and "restore" not in finalize and "layout/recreate" not in finalize
+    assert Workflow.LAYOUTONLY.recreates_disks and not Workflow.LAYOUTONLY.restores
