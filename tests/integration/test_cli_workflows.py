@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -113,3 +114,16 @@ def test_s_runs_the_prep_checks(shipped: RearEnv, rearbuild: Run) -> None:
     shipped.write("etc/local.conf", "OUTPUT=ISO\n")
     status, _, err = rearbuild("-s", "mkrescue")
     assert status == 0 and "prep checks passed" in err
+
+
+def test_v_shows_missing_firmware_as_one_summary_line(shipped: RearEnv, rearbuild: Run) -> None:
+    status, _, err = rearbuild("-v", "collect", "-o", str(shipped.root / "manifest.json"))
+    assert status == 0, err
+    log = (shipped.log_dir / f"{_host()}.log").read_text()
+    missing = len(re.findall(r"firmware \S+ \(for .+\) is not on this host", log))
+    assert missing > 0  # a Debian kernel's modules name firmware no host has all of
+    assert "is not on this host" not in err
+    summary = [line for line in err.splitlines() if "firmware files missing" in line]
+    assert len(summary) == 1 and "listed in the log and the manifest" in summary[0]
+    assert err.splitlines()[0].startswith("rearbuild ") and "argv: " in err.splitlines()[0]
+    assert "['" not in err.splitlines()[0]  # the command line as typed, not a Python list

@@ -9,6 +9,7 @@ from pathlib import Path
 from rearbuild.collect.kmod.image import collect_kernel_modules
 from rearbuild.collect.records import kernel_module_records
 from rearbuild.context import Context
+from rearbuild.log import to_file
 from rearbuild.state import required
 
 log = logging.getLogger("rearbuild.collect")
@@ -29,10 +30,10 @@ def main(ctx: Context) -> None:
         firmware_files=ctx.items("FIRMWARE_FILES"),
     )
     ctx.state.records += kernel_module_records(ctx.record_maker(), chosen)
-    for missing in chosen.missing_firmware:
-        log.info("firmware %s (for %s) is not on this host", missing.name, ", ".join(missing.needed_by))
+    for missing in chosen.missing_firmware:  # hundreds on a usual host: the log keeps them, -v shows the count
+        to_file("firmware %s (for %s) is not on this host", missing.name, ", ".join(missing.needed_by))
     ctx.state.modules = chosen
     log.info(
-        "%d modules (%.1f MiB), %d firmware files, %d firmware files missing",
+        "%d modules (%.1f MiB), %d firmware files, %d firmware files missing (listed in the log and the manifest)",
         len(chosen.modules), chosen.module_bytes / 2**20, len(chosen.firmware), len(chosen.missing_firmware),
     )  # fmt: skip

@@ -24,7 +24,7 @@ def main(ctx: Context) -> None:
     # checklayout (quiet): what the capture warns about was shown by savelayout/mkrescue; the log keeps it
     with console_errors_only(ctx.options.workflow.quiet):
         captured = capture_all(probe)
-    for disk in captured.skipped_disks:
-        notice("%s is the rescue medium and not part of the disk layout", disk)
-    ctx.state.layout = finish(captured, settings, header(probe))
+        for disk in captured.skipped_disks:
+            notice("%s is the rescue medium and not part of the disk layout", disk)
+        ctx.state.layout = finish(captured, settings, header(probe))
     ctx.state.layout_capture = captured
