@@ -58,7 +58,8 @@ def execute(workflow: Workflow, ctx: Context) -> None:
         return
     for stage, found in stages:
         started = time.monotonic()
-        with timed(f"stage {stage.name}"):
+        # -v shows the stage timings once, as a table at the end; -d shows each stage as it starts and ends
+        with timed(f"stage {stage.name}", file_only=not ctx.options.debug):
             for recipe in found:
                 if ctx.options.step and not _ask(recipe.label):
                     log.info("skipped %s (-S)", recipe.label)
@@ -69,6 +70,8 @@ def execute(workflow: Workflow, ctx: Context) -> None:
                 ctx.timings.append((recipe.label, time.monotonic() - began))
         ctx.timings.append((f"stage {stage.name}", time.monotonic() - started))
     total = sum(t for name, t in ctx.timings if name.startswith("stage "))
+    stage_times = [(name.removeprefix("stage "), t) for name, t in ctx.timings if name.startswith("stage ")]
+    log.info("stage timings:\n%s", "\n".join(f"  stage {name}: {t:.1f} s" for name, t in stage_times))
     # a quiet workflow (checklayout from cron) says nothing when nothing happened; -v shows the line
     log.log(logging.INFO if workflow.quiet else NOTICE, "%s finished in %.1f s", workflow.value, total)
 

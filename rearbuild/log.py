@@ -123,14 +123,15 @@ def notice(message: str, *args: object) -> None:
 
 
 @contextlib.contextmanager
-def timed(what: str, level: int = logging.INFO) -> Iterator[None]:
-    """Log the start and the duration of a step (stages, recipes, long work)."""
-    log.log(level, "%s ...", what)
+def timed(what: str, level: int = logging.INFO, *, file_only: bool = False) -> Iterator[None]:
+    """Log the start and the duration of a step (stages, recipes, long work); file_only: not on the terminal."""
+    extra = {"file_only": True} if file_only else None
+    log.log(level, "%s ...", what, extra=extra)
     started = time.monotonic()
     try:
         yield
     finally:
-        log.log(level, "%s: %.2f s", what, time.monotonic() - started)
+        log.log(level, "%s: %.2f s", what, time.monotonic() - started, extra=extra)
 
 
 def _flush() -> None:

@@ -31,6 +31,8 @@ from rearbuild.build.rootfs import Rootfs
 from rearbuild.errors import InternalError, UserError
 
 log = logging.getLogger("rearbuild.build.initrd")
+# The sizes reach the terminal once, as the size table of the pack stage (-v); each segment's line is for the log.
+_LOG_ONLY = {"file_only": True}
 
 # Bump when the segment file format or the fingerprint changes, to orphan old cache entries.
 CACHE_VERSION = "1"
@@ -154,7 +156,7 @@ def build_segment(segment: Segment, cache_dir: Path, epoch: int, *, verify: bool
     hit = _cached(cache_dir, digest, segment.compression)
     if hit is not None:
         path, meta = hit
-        log.info("initrd segment %s: cached %s", segment.name, path.name)
+        log.info("initrd segment %s: cached %s", segment.name, path.name, extra=_LOG_ONLY)
         size = SegmentSize(
             segment.name,
             segment.compression,
@@ -185,7 +187,7 @@ def build_segment(segment: Segment, cache_dir: Path, epoch: int, *, verify: bool
     with meta_out:
         meta_out.write(json.dumps(meta, sort_keys=True).encode())
     os.replace(meta_tmp, cache_dir / f"{digest}.json")
-    log.info("initrd segment %s: %d -> %d bytes", segment.name, uncompressed, compressed)
+    log.info("initrd segment %s: %d -> %d bytes", segment.name, uncompressed, compressed, extra=_LOG_ONLY)
     return path, SegmentSize(
         segment.name, segment.compression, digest, len(archive.records), uncompressed, compressed, False
     )

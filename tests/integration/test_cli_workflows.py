@@ -127,3 +127,6 @@ def test_v_shows_missing_firmware_as_one_summary_line(shipped: RearEnv, rearbuil
     assert len(summary) == 1 and "listed in the log and the manifest" in summary[0]
     assert err.splitlines()[0].startswith("rearbuild ") and "argv: " in err.splitlines()[0]
     assert "['" not in err.splitlines()[0]  # the command line as typed, not a Python list
+    assert "(PROGS) is not on this host" not in err and err.count("of PROGS are not on this host") <= 1
+    # the stage timings once, at the end
+    assert err.count("stage timings:") == 1 and err.count("stage rescue: ") == 1 and "stage rescue ..." not in err

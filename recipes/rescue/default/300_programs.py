@@ -19,8 +19,8 @@ def main(ctx: Context) -> None:
         tuple(ctx.state.executables),
         ctx.record_maker(),
     )
-    for name in result.missing:
-        log.info("program %s (PROGS) is not on this host", name)
+    if result.missing:  # one line: a shared PROGS list names many programs a given host lacks
+        log.info("%d programs of PROGS are not on this host: %s", len(result.missing), " ".join(result.missing))
     for unresolved in result.unresolved:
         log.warning("%s needs %s: %s", unresolved.requester, unresolved.soname, unresolved.detail)
     ctx.state.records.extend(result.records)
