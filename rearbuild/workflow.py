@@ -61,6 +61,7 @@ class Workflow(enum.Enum):
     RESTOREONLY = "restoreonly"
     FORMAT = "format"
     LAYOUTONLY = "layoutonly"
+    MOUNTONLY = "mountonly"
     FINALIZEONLY = "finalizeonly"
     SHELL = "shell"
     INSTALL = "install"
@@ -118,8 +119,14 @@ class Workflow(enum.Enum):
 
     @property
     def recreates_disks(self) -> bool:
-        """recover and layoutonly recreate the disks; restoreonly restores into what is mounted."""
-        return self in (Workflow.RECOVER, Workflow.LAYOUTONLY)
+        """recover and layoutonly recreate the disks (mountonly: with the plan's opening and mounting steps only);
+        restoreonly restores into what is mounted."""
+        return self in (Workflow.RECOVER, Workflow.LAYOUTONLY, Workflow.MOUNTONLY)
+
+    @property
+    def mounts_only(self) -> bool:
+        """mountonly runs the disk plan's opening and mounting steps, none that create (recover.mountplan)."""
+        return self is Workflow.MOUNTONLY
 
     @property
     def config_name(self) -> str:
@@ -174,7 +181,8 @@ class Workflow(enum.Enum):
                                     help="install below DIR instead of / (a package build or an image)")  # fmt: skip
                 parser.add_argument("--prefix", metavar="DIR", default="/usr/local",
                                     help="where the man page and completion go (default /usr/local)")  # fmt: skip
-            case Workflow.RECOVER | Workflow.RESTOREONLY | Workflow.LAYOUTONLY | Workflow.FINALIZEONLY:
+            case Workflow.RECOVER | Workflow.RESTOREONLY | Workflow.LAYOUTONLY | Workflow.MOUNTONLY | \
+                    Workflow.FINALIZEONLY:  # fmt: skip
                 parser.add_argument("--plan", action="store_true", help="print the disk plan, change nothing")
                 parser.add_argument("--plan-file", metavar="FILE", help="run this (edited) plan instead")
                 parser.add_argument("--demo", metavar="DIR", help="restore into DIR and touch no disk")
@@ -221,7 +229,7 @@ class Workflow(enum.Enum):
                 return _stages("setup", "verify", "restore", "wrapup")
             case Workflow.FORMAT:
                 return _stages("format")
-            case Workflow.LAYOUTONLY:
+            case Workflow.LAYOUTONLY | Workflow.MOUNTONLY:
                 # verify loads the disk plan; the backup method's archive checks skip (Workflow.restores)
                 return _stages("setup", "verify", "layout/prepare", "layout/recreate", "wrapup")
             case Workflow.FINALIZEONLY:
@@ -233,8 +241,6 @@ class Workflow(enum.Enum):
 
 # ReaR 2.7's workflows rearbuild does not have, each with what to do instead.
 _REAR_ONLY = {
-    "mountonly": "not yet; in the rescue system open LUKS (cryptsetup open), assemble MD and LVM (mdadm --assemble "
-    "--scan, vgchange -ay) and mount the target at /mnt/local by hand, then `rearbuild restoreonly` or `finalizeonly`",
     "mkboot": "use `rearbuild mkrescue` (the layout is saved with it)",
     "mkopalpba": "TCG Opal pre-boot authentication images are not supported",
     "opaladmin": "TCG Opal disk administration is not supported; use sedutil-cli",
@@ -259,6 +265,8 @@ _DESCRIPTIONS = {
     Workflow.RESTOREONLY: "restore the backup only, into the mounted target",
     Workflow.FORMAT: "format a USB disk or tape as rescue medium",
     Workflow.LAYOUTONLY: "recreate the disk layout and mount it at /mnt/local, restore nothing (rescue system)",
+    Workflow.MOUNTONLY: "open LUKS, assemble MD/LVM and mount the saved layout at /mnt/local, create nothing "
+    "(rescue system: repair)",
     Workflow.FINALIZEONLY: "finalize a restored system mounted at /mnt/local: identities, initramfs, boot loader",
     Workflow.SHELL: "an interactive bash with the run's configuration (every variable) and ReaR's functions",
     Workflow.INSTALL: "install the man page, bash completion, systemd timer and cron example (--root DIR)",

@@ -130,3 +130,15 @@ def test_v_shows_missing_firmware_as_one_summary_line(shipped: RearEnv, rearbuil
     assert "(PROGS) is not on this host" not in err and err.count("of PROGS are not on this host") <= 1
     # the stage timings once, at the end
     assert err.count("stage timings:") == 1 and err.count("stage rescue: ") == 1 and "stage rescue ..." not in err
+
+
+def test_mountonly_plan_opens_and_mounts_and_creates_nothing(shipped: RearEnv, rearbuild: Run) -> None:
+    (shipped.var_dir / "layout").mkdir()
+    shutil.copy(FIXTURES / "layout" / "rear_example_a.conf", shipped.var_dir / "layout" / "disklayout.conf")
+    status, out, err = rearbuild("mountonly", "--plan")
+    assert status == 0, err
+    assert "cryptsetup open --type luks --key-file - /dev/sda2 disk" in out and "vgchange" in out
+    assert "mount -t ext4 -o rw,commit=0 /dev/mapper/system-root /mnt/local\n" in out
+    assert not any(word in out for word in ("mkfs", "luksFormat", "pvcreate", "lvcreate", "sfdisk", "wipefs"))
+    status, _, err = rearbuild("mountonly")
+    assert status == 1 and "runs only in the rescue system" in err

@@ -63,7 +63,7 @@ def test_build_in_a_container_runs_the_container_stage_instead_of_the_hosts_buil
     assert "add --container" in err
 
 
-@pytest.mark.parametrize("name", ["mountonly", "mkboot", "mkopalpba", "opaladmin", "validate", "udev"])
+@pytest.mark.parametrize("name", ["mkboot", "mkopalpba", "opaladmin", "validate", "udev"])
 def test_rear_workflows_rearbuild_lacks_are_refused_with_what_to_do(name: str) -> None:
     with pytest.raises(UserError) as caught:
         Workflow.parse(name)

@@ -14,7 +14,7 @@ def main(ctx: Context) -> None:
     Finish.parse(ctx.text("UNATTENDED_FINISH"))  # a typo is found now, not after the disks were recreated
     if options.touches_disks and not ctx.recovery_mode:
         raise UserError(
-            f"{ctx.options.workflow.value} recreates disks and runs only in the rescue system "
+            f"{ctx.options.workflow.value} works on this machine's disks and runs only in the rescue system "
             f"({ctx.paths.rescue_marker} does not exist here)",
             hint=f"boot the rescue image, or try it here with: rearbuild {ctx.options.workflow.value} --demo DIR "
             "(restores into DIR, touches no disk) or --plan",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rearbuild.context import Context
+from rearbuild.recover.mountplan import mount_plan
 from rearbuild.recover.recreate import load, make_plan
 
 
@@ -20,6 +21,7 @@ def main(ctx: Context) -> None:
     )
     ctx.state.recover_layout = source.layout
     ctx.state.device_mappings = source.renamed
-    ctx.state.recover_plan = make_plan(source.layout, ctx.recover.target_root)
+    plan = make_plan(source.layout, ctx.recover.target_root)
+    ctx.state.recover_plan = mount_plan(plan) if ctx.options.workflow.mounts_only else plan
     if source.migration and ctx.tristate("MIGRATION_MODE") is not False:
         ctx.set("MIGRATION_MODE", "true")
