@@ -7,13 +7,16 @@ stream advancing without a line per chunk. The final summary is always a notice.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
 
-from rearbuild.log import notice
+from rearbuild.log import NOTICE, notice
+
+log = logging.getLogger("rearbuild.progress")
 
 
 def human_bytes(n: float) -> str:
@@ -41,7 +44,10 @@ class Progress:
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
         quiet_interval: float = 30.0,
+        terminal_only: bool = False,
     ) -> None:
+        """terminal_only: a step that is quick enough not to need notices in a log or a cron mail (packing,
+        ISO writing): off a terminal nothing is shown, and the summary goes to the log only."""
         self.label = label
         self.total = total if total and total > 0 else None
         self._stream = stream if stream is not None else sys.stderr
@@ -53,6 +59,7 @@ class Progress:
         self._started = clock()
         self._last_shown = self._started
         self._drawn = False
+        self._terminal_only = terminal_only
 
     @property
     def done(self) -> int:
@@ -62,6 +69,18 @@ class Progress:
         """A pipeline tap: count the chunk."""
         with self._lock:
             self._done += len(chunk)
+
+    def tap(self, chunk: bytes) -> None:
+        """Count the chunk and show the line (for a writer thread that is the only one showing)."""
+        self.add(chunk)
+        self.show()
+
+    def update(self, done: int, total: int) -> None:
+        """Absolute progress from a library that reports it (pycdlib's progress_cb)."""
+        with self._lock:
+            self._done = done
+        self.total = total if total > 0 else None
+        self.show()
 
     def line(self) -> str:
         elapsed = max(self._clock() - self._started, 1e-6)
@@ -82,7 +101,7 @@ class Progress:
                 self._stream.flush()
                 self._drawn = True
                 self._last_shown = now
-        elif now - self._last_shown >= self._quiet_interval:
+        elif not self._terminal_only and now - self._last_shown >= self._quiet_interval:
             notice("%s", self.line())
             self._last_shown = now
 
@@ -93,5 +112,6 @@ class Progress:
             self._stream.write("\r" + " " * 78 + "\r")
             self._stream.flush()
         rate = self._done / elapsed if elapsed > 0 else 0.0
-        notice("%s: %s in %.1f s (%s/s)", self.label, human_bytes(self._done), elapsed, human_bytes(rate))
+        log.log(logging.INFO if self._terminal_only else NOTICE, "%s: %s in %.1f s (%s/s)", self.label,
+                human_bytes(self._done), elapsed, human_bytes(rate))  # fmt: skip
         return elapsed

@@ -18,11 +18,11 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from rearbuild import newc
 from rearbuild.build.compress import Compression
@@ -149,8 +149,29 @@ def rootfs_segments(rootfs: Rootfs, compression: Compression) -> list[Segment]:
     return [Segment(name, tuple(entries), compression) for name, entries in rootfs.segments().items()]
 
 
-def build_segment(segment: Segment, cache_dir: Path, epoch: int, *, verify: bool = True) -> tuple[Path, SegmentSize]:
-    """The compressed segment file in cache_dir, built unless an identical one is cached."""
+class _Observed:
+    """A writable stream that shows each chunk to observe before passing it on (CpioArchive.write only calls
+    write)."""
+
+    def __init__(self, inner: BinaryIO, observe: Callable[[bytes], None]) -> None:
+        self._inner = inner
+        self._observe = observe
+
+    def write(self, data: bytes) -> int:
+        self._observe(data)
+        return self._inner.write(data)
+
+
+def build_segment(
+    segment: Segment,
+    cache_dir: Path,
+    epoch: int,
+    *,
+    verify: bool = True,
+    observe: Callable[[bytes], None] | None = None,
+) -> tuple[Path, SegmentSize]:
+    """The compressed segment file in cache_dir, built unless an identical one is cached. observe sees every chunk
+    of the uncompressed archive as it is written (a progress display)."""
     archive = CpioArchive.plan(segment.entries, epoch)
     digest = segment_digest(archive, segment.compression)
     hit = _cached(cache_dir, digest, segment.compression)
@@ -171,7 +192,10 @@ def build_segment(segment: Segment, cache_dir: Path, epoch: int, *, verify: bool
     out, tmp = _private_tempfile(cache_dir, f".{segment.name}-")
     try:
         with out:
-            uncompressed = segment.compression.compress_from(archive.write, out)
+            producer: Callable[[BinaryIO], int] = archive.write
+            if observe is not None:
+                producer = lambda pipe: archive.write(cast(BinaryIO, _Observed(pipe, observe)))  # noqa: E731
+            uncompressed = segment.compression.compress_from(producer, out)
         if uncompressed != archive.size:
             raise InternalError(f"segment {segment.name}: wrote {uncompressed} bytes, planned {archive.size}")
         if verify:
@@ -194,7 +218,13 @@ def build_segment(segment: Segment, cache_dir: Path, epoch: int, *, verify: bool
 
 
 def build_initrd(
-    segments: Sequence[Segment], output: Path, *, cache_dir: Path, epoch: int, verify: bool = True
+    segments: Sequence[Segment],
+    output: Path,
+    *,
+    cache_dir: Path,
+    epoch: int,
+    verify: bool = True,
+    observe: Callable[[bytes], None] | None = None,
 ) -> InitrdResult:
     """Write the initrd to output (mode 0600), its segments in the given order, each 4-byte aligned.
 
@@ -213,7 +243,7 @@ def build_initrd(
                 hint="lz4 can only compress the last initrd segment; choose zstd for the others",
             )
     cache_dir.mkdir(parents=True, exist_ok=True)
-    built = [build_segment(s, cache_dir, epoch, verify=verify) for s in segments]
+    built = [build_segment(s, cache_dir, epoch, verify=verify, observe=observe) for s in segments]
     output.parent.mkdir(parents=True, exist_ok=True)
     out, tmp = _private_tempfile(output.parent, f".{output.name}-")
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import glob
 import hashlib
+import io
+import logging
 import os
 import shutil
 import stat
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from rearbuild.backup.progress import Progress
 from rearbuild.build.compress import Compression
 from rearbuild.build.cpio import CpioArchive, Entry, Kind
 from rearbuild.build.initrd import BudgetAction, Segment, build_initrd, check_size_budget, tree_entries
@@ -279,3 +282,28 @@ def test_kernel_boots_the_initrd(tmp_path: Path, base: Compression, last: Compre
     result = run(qemu, check=False, timeout=150)
     # busybox's stat of /bin/sh follows the link: one name for the busybox inode.
     assert "REARBUILD-INITRD-OK-1" in result.out, result.out[-3000:]
+
+
+def test_packing_shows_progress_on_a_terminal_and_nothing_in_a_pipe(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    segments = [Segment("base", tuple(sample_tree(tmp_path)), Compression.ZSTD)]
+    shown: dict[str, io.StringIO] = {}
+    for name, stream in (("terminal", Terminal()), ("pipe", io.StringIO())):
+        clock = iter(range(0, 10**6))  # a second between two looks: each chunk may redraw the line
+        progress = Progress("packing the initrd", None, stream=stream, clock=lambda ticks=clock: float(next(ticks)),
+                            terminal_only=True)  # fmt: skip
+        with caplog.at_level(logging.DEBUG, logger="rearbuild"):
+            result = build_initrd(segments, tmp_path / name, cache_dir=tmp_path / f"cache-{name}", epoch=EPOCH,
+                                  observe=progress.tap)  # fmt: skip
+            progress.finish()
+        assert progress.done == result.segments[0].uncompressed  # every byte of the archive was seen
+        shown[name] = stream
+    assert "\rpacking the initrd: " in shown["terminal"].getvalue()
+    assert shown["pipe"].getvalue() == ""  # a pipe (cron) gets no progress line
+    summaries = [r for r in caplog.records if r.getMessage().startswith("packing the initrd: ")]
+    assert summaries and all(r.levelno == logging.INFO for r in summaries)  # the log, not a notice on stderr

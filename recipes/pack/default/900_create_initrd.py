@@ -3,6 +3,7 @@ firmware), mode 0600, with a size breakdown and the REAR_INITRD_SIZE_LIMIT budge
 
 from __future__ import annotations
 
+from rearbuild.backup.progress import Progress
 from rearbuild.build.compress import Compression
 from rearbuild.build.initrd import BudgetAction, build_initrd, check_size_budget, rootfs_segments
 from rearbuild.context import Context
@@ -15,7 +16,11 @@ def main(ctx: Context) -> None:
     compression.require()
     segments = rootfs_segments(required(ctx.state.rootfs, "the rootfs"), compression)
     output = ctx.tmp_dir / f"initrd{compression.suffix}"
-    result = build_initrd(segments, output, cache_dir=ctx.paths.cache_dir / "initrd", epoch=ctx.epoch)
+    progress = Progress("packing the initrd", None, terminal_only=True)  # a line on a terminal, nothing in a pipe
+    result = build_initrd(
+        segments, output, cache_dir=ctx.paths.cache_dir / "initrd", epoch=ctx.epoch, observe=progress.tap
+    )
+    progress.finish()
     for line in result.summary():
         notice("%s", line)
     if ctx.text("REAR_INITRD_SIZE_LIMIT").strip():
