@@ -6,6 +6,7 @@ and a run from the checkout read them in place (rearbuild.paths), so nothing is 
 """
 
 import shutil
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -28,6 +29,19 @@ class BuildWithShare(build_py):  # type: ignore[misc]
             target = Path(self.build_lib) / "rearbuild" / "share" / part
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(here / part, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        # man rearbuild and the bash completion, generated from the sources being packaged (rearbuild install
+        # writes the same into PREFIX/share); importing the command line needs none of the dependencies
+        sys.path.insert(0, str(here))
+        from rearbuild import __version__
+        from rearbuild.cli import parser
+        from rearbuild.config.reference import read_reference
+        from rearbuild.hostinstall import documentation
+
+        docs = documentation(parser(), read_reference(here / "conf" / "default.conf"), __version__)
+        for relative, text in docs.items():
+            target = Path(self.build_lib) / "rearbuild" / "share" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
         # the builder environment of `rearbuild build --container` (rearbuild.container)
         shutil.copyfile(here / "Containerfile", Path(self.build_lib) / "rearbuild" / "share" / "Containerfile")
 

@@ -88,6 +88,16 @@ def generate_manpage(parser: argparse.ArgumentParser, variables: tuple[VariableD
     return manpage.render(parser, list(Workflow), variables, version=version, date=date)
 
 
+def documentation(
+    parser: argparse.ArgumentParser, variables: tuple[VariableDoc, ...], version: str
+) -> dict[str, str]:
+    """The generated documentation by its path below PREFIX/share (setup.py ships the same in the wheel)."""
+    return {
+        "man/man8/rearbuild.8": generate_manpage(parser, variables, version),
+        "bash-completion/completions/rearbuild": completion.render(parser, list(Workflow), variables),
+    }
+
+
 def install(
     root: Path,
     *,
@@ -106,8 +116,8 @@ def install(
         timer=root / "etc" / "systemd" / "system" / f"{UNIT}.timer",
         cron=root / "etc" / "cron.d" / "rearbuild",
     )
-    _write(done.manpage, generate_manpage(parser, variables, version))
-    _write(done.completion, completion.render(parser, list(Workflow), variables))
+    for relative, text in documentation(parser, variables, version).items():
+        _write(share / relative, text)
     _write(done.service, _service(shlex.quote(command)))
     _write(done.timer, _TIMER)
     _write(done.cron, _cron(shlex.quote(command)))

@@ -71,4 +71,7 @@ def test_a_wheel_holds_only_the_current_sources(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "wheels").glob("rearbuild-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "rearbuild/collect/python.py" in names and "rearbuild/share/conf/default.conf" in names
+    # the generated man page and bash completion are shipped too
+    assert "rearbuild/share/man/man8/rearbuild.8" in names
+    assert "rearbuild/share/bash-completion/completions/rearbuild" in names
     assert not [n for n in names if "removed_long_ago" in n]
