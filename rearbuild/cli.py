@@ -27,6 +27,7 @@ from rearbuild.config.loader import LoadRequest, load
 from rearbuild.config.model import truth
 from rearbuild.config.reference import read_reference
 from rearbuild.context import Context, Options
+from rearbuild.docs.topic import describe
 from rearbuild.dump import dump
 from rearbuild.errors import InternalError, UserError
 from rearbuild.facts import KernelCmdline, detect
@@ -213,7 +214,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(exc)
         return 1
     if workflow is Workflow.HELP:
-        _parser().print_help()
+        if not args.args:
+            _parser().print_help()
+            return 0
+        try:  # help VARIABLE or help WORKFLOW
+            share = Paths.resolve(share_dir=args.share_dir).default_conf
+            for topic in args.args:
+                sys.stdout.write(describe(topic, read_reference(share)))
+        except UserError as exc:
+            _report(exc)
+            return 1
         return 0
     if args.debugscripts and not _SET_FLAGS.fullmatch(args.debugscripts):
         _report(UserError(f"--debugscripts {args.debugscripts!r} is not a set of bash option letters",

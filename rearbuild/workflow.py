@@ -249,7 +249,7 @@ _REAR_ONLY = {
 }
 
 _DESCRIPTIONS = {
-    Workflow.HELP: "print this help",
+    Workflow.HELP: "print this help; help VARIABLE or help WORKFLOW: its meaning, default and arguments",
     Workflow.DUMP: "print the detected facts and every configuration variable with the file that set it",
     Workflow.IMAGE: "build the rescue image(s) of this host (the everyday name for mkrescue)",
     Workflow.MKRESCUE: "build the rescue image(s) of this host",

@@ -48,18 +48,21 @@ def _assignments(lines: list[str]) -> Iterator[tuple[str, str, str, str]]:
     """(name, value, doc, section) per assignment; a comment block documents the assignments right below it."""
     doc: list[str] = []
     section = ""
+    assigned = False
     index = 0
     while index < len(lines):
         line = lines[index].rstrip()
         index += 1
         if not line.strip():
-            doc = []
+            doc, assigned = [], False
             continue
         header = _SECTION.match(line)
         if header:
             section, doc = header[1], []
             continue
         if line.startswith("#"):
+            if assigned:  # a comment right below an assignment starts the next variable's doc
+                doc, assigned = [], False
             doc.append(line[1:].strip())
             continue
         match = _ASSIGNMENT.match(line)
@@ -70,6 +73,7 @@ def _assignments(lines: list[str]) -> Iterator[tuple[str, str, str, str]]:
         while value.lstrip().startswith("(") and value.count("(") > value.count(")") and index < len(lines):
             value += " " + lines[index].strip()
             index += 1
+        assigned = True
         yield match[1], value.strip(), " ".join(doc), section
 
 

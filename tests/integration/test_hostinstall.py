@@ -64,7 +64,8 @@ def test_bash_completes_workflows_options_and_variables(root: Path) -> None:
     assert _complete(root, "mk") == ["mkrescue", "mkbackup", "mkbackuponly"]
     assert "layoutonly" in _complete(root, "-v", "-c", "/etc/rear", "la")
     assert "--debugscripts" in _complete(root, "--de")
-    assert _complete(root, "dump", "BACKUP_URL") == ["BACKUP_URL"]
+    assert _complete(root, "help", "BACKUP_URL") == ["BACKUP_URL"]
+    assert _complete(root, "help", "mounto") == ["mountonly"]
     assert set(_complete(root, "help", "ISO_")) == {n for n in VARIABLES if n.startswith("ISO_")}
 
 

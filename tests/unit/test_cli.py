@@ -47,3 +47,13 @@ def test_runs_that_may_go_on_at_once_keep_separate_logs(rear_env: RearEnv, rearb
     rearbuild("restoreonly", "--demo", str(rear_env.root / "demo"))
     assert [p.name for p in rear_env.log_dir.iterdir() if p.name.endswith(f".{os.getpid()}.log")]
     assert not [p for p in rear_env.log_dir.iterdir() if p.name.endswith(".log.old")]
+
+
+def test_help_variable_shows_its_meaning_and_default(rearbuild: Run) -> None:
+    status, out, _ = rearbuild("help", "ISO_VOLID")
+    assert status == 0
+    assert out.startswith("ISO_VOLID=RELAXRECOVER ") and "Volume id of the ISO" in out
+    status, out, _ = rearbuild("help", "mountonly")
+    assert status == 0 and "usage: rearbuild mountonly" in out and "--plan" in out
+    status, _, err = rearbuild("help", "OUTPT_URL")
+    assert status == 1 and "no variable or workflow named 'OUTPT_URL'" in err and "did you mean OUTPUT_URL" in err

@@ -24,8 +24,10 @@ def test_a_comment_documents_the_assignments_below_it_and_arrays_span_lines(tmp_
     conf = tmp_path / "default.conf"
     conf.write_text(
         "# ---- Section one ----\n\n# Two variables, one comment.\nA=1\nB=( x\n    y )\n\n# Other.\nC=\"$A\"\n"
+        "# Right below.\nD=\n"
     )
-    a, b, c = read_reference(conf)
+    a, b, c, d = read_reference(conf)
+    assert (d.name, d.doc) == ("D", "Right below.")
     assert (a.name, a.default, a.doc, a.section) == ("A", "1", "Two variables, one comment.", "Section one")
     assert (b.name, b.default, b.doc) == ("B", "( x y )", "Two variables, one comment.")
     assert (c.name, c.default, c.doc) == ("C", '"$A"', "Other.")
