@@ -33,7 +33,7 @@ def _crypt(step: Step) -> Step:
     opened = tuple(c for c in step.commands if c.argv[:2] == ("cryptsetup", "open"))
     source, mapping = opened[0].argv[-2:]  # cryptsetup open ... SOURCE MAPPING (plan._crypt)
     return Step(f"{_PREFIX}{step.id}", step.component, step.kind, f"Open {source} as {mapping}",
-                (*opened, *_waits(step)), passphrase_for=step.passphrase_for)  # fmt: skip
+                (*opened, *_waits(step)), passphrase_for=step.passphrase_for, passphrase_once=True)  # fmt: skip
 
 
 def _vg(step: Step) -> Step:

@@ -135,6 +135,8 @@ class Step:
     destroys: tuple[str, ...] = ()
     # The LUKS mapping whose passphrase the step reads from the terminal (None: no secret needed).
     passphrase_for: str | None = None
+    # Asked once, not twice: opening an existing mapping (mountonly) checks it; a new one must be typed right.
+    passphrase_once: bool = False
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ rear_reread() {
     partx --update "$1" 2>/dev/null || true
 }
 
-# Read the passphrase of a LUKS device from the terminal, twice, without tracing it.
+# Read the passphrase of a LUKS device from the terminal, twice (once with "once"), without tracing it.
 rear_read_passphrase() {
     { set +x; } 2>/dev/null
     local again
@@ -92,6 +92,9 @@ rear_read_passphrase() {
     while :; do
         IFS= read -r -s -p "Passphrase for $1: " REAR_PASSPHRASE </dev/tty 2>/dev/tty
         echo >/dev/tty
+        if [ "${2:-}" = once ] && [ -n "$REAR_PASSPHRASE" ]; then
+            break
+        fi
         IFS= read -r -s -p "The same again: " again </dev/tty 2>/dev/tty
         echo >/dev/tty
         if [ -n "$REAR_PASSPHRASE" ] && [ "$REAR_PASSPHRASE" = "$again" ]; then
@@ -148,7 +151,8 @@ def render_step(step: Step) -> str:
     # the description is a label for messages: one line, like the comment above
     lines.append(f"if rear_begin {step.id} {fp} {shlex.quote(comment_text(step.description))}; then")
     if step.passphrase_for is not None:
-        lines.append(f"rear_read_passphrase {shlex.quote(step.passphrase_for)}")
+        once = " once" if step.passphrase_once else ""
+        lines.append(f"rear_read_passphrase {shlex.quote(step.passphrase_for)}{once}")
     lines += [render_command(c) for c in step.commands]
     if step.passphrase_for is not None:
         lines.append("unset REAR_PASSPHRASE")

@@ -54,3 +54,6 @@ def test_luks_is_opened_with_the_passphrase_asked_not_formatted() -> None:
     assert [c.argv[:2] for c in crypt.commands if c.helper is None] == [("cryptsetup", "open")]
     assert crypt.passphrase_for == next(s for s in full.steps if s.kind is StepKind.CRYPT).passphrase_for
     assert crypt.description.startswith("Open /dev/")
+    # an existing mapping's passphrase is asked once (cryptsetup checks it), not twice as for a new one
+    assert f"rear_read_passphrase {crypt.passphrase_for} once\n" in render(mounts, Path("/done"))
+    assert f"rear_read_passphrase {crypt.passphrase_for}\n" in render(full, Path("/done"))
