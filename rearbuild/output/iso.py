@@ -18,7 +18,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -197,12 +197,14 @@ def write_iso(
     volume_id: str = DEFAULT_VOLUME_ID,
     boot: IsoBoot | None = IsoBoot(),
     private: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> IsoImage:
     """Write an ISO at `out` with `files` (real path in the ISO -> source file or bytes).
 
     epoch: the date of every record (seconds since 1970, UTC); seed: any string, the source of the MBR id
     and GPT GUIDs. The files named by `boot` must be among `files`. Large files are streamed.
     private: readable by its owner only (0600), for an ISO that holds a backup (every file of the system).
+    progress: told (bytes written, bytes in all) while the ISO is written (pycdlib's progress_cb).
     """
     if not _VOLUME_ID.fullmatch(volume_id):
         raise UserError(f"ISO volume id {volume_id!r} must be 1-32 characters of A-Z, 0-9 and _")
@@ -247,7 +249,10 @@ def write_iso(
             if boot is not None:
                 _add_boot(iso, namer, boot, seed)
             with _replacing(out, _PRIVATE_MODE if private else _PUBLIC_MODE) as target:
-                iso.write_fp(target)
+                if progress is None:
+                    iso.write_fp(target)
+                else:
+                    iso.write_fp(target, progress_cb=lambda done, total, _opaque: progress(done, total))
     except PyCdlibException as exc:
         raise InternalError(f"pycdlib refused the ISO layout: {exc}") from exc
     finally:

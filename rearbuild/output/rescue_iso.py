@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from rearbuild.backup.progress import Progress
 from rearbuild.errors import UserError
 from rearbuild.output.bootloader import EfiLoader, IsolinuxFiles, SignedShim, find_isolinux
 from rearbuild.output.bootmenu import (
@@ -153,4 +154,9 @@ def build_rescue_iso(
             efi=EFI_IMAGE_PATH if efi_loader is not None else None,
             hybrid=hybrid,
         )
-        return write_iso(out, files, epoch=epoch, seed=seed, volume_id=volume_id, boot=boot, private=private)
+        # a line on a terminal while it is written, as backup and restore show; nothing in a pipe or cron
+        progress = Progress("writing the ISO", None, terminal_only=True)
+        iso = write_iso(out, files, epoch=epoch, seed=seed, volume_id=volume_id, boot=boot, private=private,
+                        progress=progress.update)  # fmt: skip
+        progress.finish()
+        return iso

@@ -93,3 +93,11 @@ def test_an_iso_holding_a_backup_is_readable_by_root_only(tmp_path: Path) -> Non
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "private.iso").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "plain.iso").stat().st_mode) == 0o644
+
+
+def test_writing_reports_progress_up_to_the_whole_image(tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    image = write_iso(tmp_path / "p.iso", {"/big": b"x" * (3 << 20), "/small": b"y"}, epoch=0, seed="s", boot=None,
+                      progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert len(seen) > 1 and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert seen[-1] == (image.size, image.size)
