@@ -39,6 +39,7 @@ from rearbuild.layout.model import (
     LvmVol,
     Part,
     RaidArray,
+    RaidDisk,
     Swap,
 )
 from rearbuild.layout.partitions import LabelType
@@ -326,6 +327,12 @@ class _Builder:
                 return self._disk(component.name, record)
             case Part():
                 return []
+            case RaidDisk():
+                # An md array seen as a disk (ReaR writes one for every array; `loop` when it has no partition
+                # table, and then the array itself is all there is to create). It exists only once the plan
+                # has created the array, so it is no target disk that verify could check beforehand.
+                as_disk = Disk(device=record.device, size=record.size, label=record.label)
+                return self._disk(component.name, as_disk, target=False)
             case RaidArray():
                 return [self._raid(component.name, record)]
             case Crypt():
@@ -350,7 +357,7 @@ class _Builder:
 
     # -- disks --------------------------------------------------------------------------------------------
 
-    def _disk(self, name: str, disk: Disk) -> list[Step]:
+    def _disk(self, name: str, disk: Disk, *, target: bool = True) -> list[Step]:
         used = self.graph.dependents(name)
         parts = self.parts.get(disk.device, [])
         if not used and not parts:
@@ -358,7 +365,8 @@ class _Builder:
         sector = self.sector_sizes.get(disk.device, DEFAULT_SECTOR_SIZE)
         slug = step_slug(name)
         if not disk.label.has_partition_table:
-            self.disks.append(TargetDisk(disk.device, disk.size, disk.label))
+            if target:
+                self.disks.append(TargetDisk(disk.device, disk.size, disk.label))
             wipe = Step(f"wipe-{slug}", name, StepKind.WIPE, f"Wipe the signatures on {disk.device}",
                         (_cmd("wipefs", "--all", "--force", disk.device),), destroys=(disk.device,))  # fmt: skip
             return [wipe]
@@ -368,7 +376,8 @@ class _Builder:
         end = max((p.start + p.size for p in parts), default=0)
         if disk.label.is_gpt:
             end += _GPT_BACKUP_SECTORS * sector
-        self.disks.append(TargetDisk(disk.device, end, disk.label))
+        if target:
+            self.disks.append(TargetDisk(disk.device, end, disk.label))
         zeroes: list[Command] = []
         for offset, length in _wipe_areas(parts):
             zeroes.append(_cmd("dd", "if=/dev/zero", f"of={disk.device}", f"bs={length}", "count=1",
