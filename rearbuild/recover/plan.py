@@ -239,6 +239,7 @@ class _Builder:
         target_root: str,
         sector_sizes: Mapping[str, int],
         keyfile_exists: Callable[[str], bool],
+        lvm_metadata: Callable[[str], str | None],
     ) -> None:
         self.layout = layout
         self.graph = build_graph(layout)
@@ -255,6 +256,17 @@ class _Builder:
         for record in active:
             if isinstance(record, LvmDev):
                 self.pvs.setdefault(record.vg, []).append(record)
+        lvs: dict[str, list[LvmVol]] = {}
+        for record in active:
+            if isinstance(record, LvmVol):
+                lvs.setdefault(record.vg, []).append(record)
+        # The saved metadata of each volume group that vgcfgrestore can bring back whole (see _restorable).
+        self.restore_files: dict[str, str] = {}
+        for record in active:
+            if isinstance(record, LvmGrp) and _restorable(lvs.get(record.vg, [])):
+                found = lvm_metadata(record.vg_name)
+                if found:
+                    self.restore_files[record.vg] = found
         self.subvols = [r for r in active if isinstance(r, BtrfsSubvol) and r.kind is not BtrfsSubvolKind.SNAPSHOT]
         self.fs_places = {(r.device, r.mountpoint) for r in active if isinstance(r, Fs)}
         self.drafts: list[_Draft] = []
@@ -483,7 +495,11 @@ class _Builder:
 
     def _pv(self, name: str, pv: LvmDev) -> Step:
         argv = ["lvm", "pvcreate", "--config", LVM_CONFIG, "-ff", "--yes"]
-        if pv.uuid:
+        restore = self.restore_files.get(pv.vg)
+        if pv.uuid and restore:
+            # The PV as the saved metadata describes it (pe_start included), for vgcfgrestore (pvcreate(8)).
+            argv += ["--uuid", pv.uuid, "--restorefile", restore]
+        elif pv.uuid:
             # --uuid needs a metadata backup or --norestorefile (pvcreate(8)); the VG is created afresh.
             argv += ["--uuid", pv.uuid, "--norestorefile"]
         argv.append(pv.device)
@@ -498,6 +514,19 @@ class _Builder:
 
     def _vg(self, name: str, vg: LvmGrp) -> Step:
         devices = [pv.device for pv in self.pvs.get(vg.vg, [])]
+        restore = self.restore_files.get(vg.vg)
+        if restore:
+            return Step(
+                f"vg-{step_slug(name)}",
+                name,
+                StepKind.VG,
+                f"Restore the volume group {vg.vg_name} on {', '.join(devices)} from its saved metadata {restore} "
+                "(its UUID, every logical volume's UUID, and where each lies on the physical volumes)",
+                (
+                    _cmd("lvm", "vgcfgrestore", "--config", LVM_CONFIG, "--file", restore, vg.vg_name),
+                    _cmd("lvm", "vgchange", "--config", LVM_CONFIG, "--activate", "y", vg.vg_name),
+                ),
+            )
         argv = ("lvm", "vgcreate", "--config", LVM_CONFIG, "--physicalextentsize", f"{vg.extent_size_kib}k",
                 vg.vg_name, *devices)  # fmt: skip
         return Step(
@@ -509,6 +538,16 @@ class _Builder:
         )
 
     def _lv(self, name: str, lv: LvmVol) -> Step:
+        if lv.vg in self.restore_files:
+            return Step(
+                f"lv-{step_slug(name)}",
+                name,
+                StepKind.LV,
+                f"Check the restored logical volume {lv.vg_name}/{lv.name} and clear its first signatures "
+                "(lvcreate zeroes a new volume's start the same way)",
+                (_cmd(Helper.WAIT_DEV.value, lv.mapper_device), _cmd("wipefs", "--all", "--force", lv.mapper_device)),
+                destroys=(lv.mapper_device,),
+            )
         base = ["lvm", "lvcreate", "--config", LVM_CONFIG, "--yes"]
         if lv.is_thin_volume:
             if lv.thinpool is None:
@@ -713,11 +752,24 @@ def build_plan(
     target_root: str = "/mnt/local",
     sector_sizes: Mapping[str, int] | None = None,
     keyfile_exists: Callable[[str], bool] = os.path.exists,
+    lvm_metadata: Callable[[str], str | None] = lambda vg: None,
 ) -> Plan:
     """The plan that recreates `layout`'s active components on the devices it names.
 
     sector_sizes: logical sector size by disk (default 512); keyfile_exists: whether a LUKS key file the
-    layout names is present where the plan runs (else the passphrase is read from the terminal).
+    layout names is present where the plan runs (else the passphrase is read from the terminal);
+    lvm_metadata: where a volume group's saved metadata (vgcfgbackup) is where the plan runs, or None.
     Raises UserError naming every component nothing can create.
     """
-    return _Builder(layout, target_root, sector_sizes or {}, keyfile_exists).build()
+    return _Builder(layout, target_root, sector_sizes or {}, keyfile_exists, lvm_metadata).build()
+
+
+# lv_layout words (lvs -o lv_layout, what ReaR's lvmvol layout field holds) of volumes that vgcfgrestore
+# brings back usable: their extents hold the data and nothing else. A thin pool's metadata volume, a raid or
+# mirror's metadata subvolumes and a cache's would come back as garbage (ReaR's vgcfgrestore path refuses them
+# too, layout/prepare/GNU/Linux/110_include_lvm_code.sh), so such a volume group is created anew instead.
+_RESTORABLE_LAYOUTS = frozenset({"linear", "striped"})
+
+
+def _restorable(lvs: list[LvmVol]) -> bool:
+    return all(set(lv.layout) <= _RESTORABLE_LAYOUTS and not lv.mirrors for lv in lvs)

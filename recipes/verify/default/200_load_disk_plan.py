@@ -20,6 +20,8 @@ def main(ctx: Context) -> None:
     )
     ctx.state.recover_layout = source.layout
     ctx.state.device_mappings = source.renamed
-    ctx.state.recover_plan = make_plan(source.layout, ctx.recover.target_root)
+    # Saved LVM metadata describes the original disks: used only when the layout is recreated as saved.
+    lvm_dir = None if source.migration else ctx.paths.layout_dir / "lvm"
+    ctx.state.recover_plan = make_plan(source.layout, ctx.recover.target_root, lvm_dir)
     if source.migration and ctx.tristate("MIGRATION_MODE") is not False:
         ctx.set("MIGRATION_MODE", "true")
