@@ -166,6 +166,15 @@ class GptType(enum.Enum):
         wanted = guid.upper()
         return next((t for t in cls if t.guid == wanted), None)
 
+    @classmethod
+    def of_flags(cls, flags: frozenset[PartFlag]) -> GptType:
+        """The type a partition with these parted flags gets when the layout names no type GUID: ReaR's own
+        disklayout.conf has only the flags column (ReaR recreates with `parted set N FLAG on`, which sets the
+        type GUID the same way). The first member with a flag in common wins, in declaration order: a
+        bios_grub partition must be "BIOS boot" or GRUB cannot embed itself; on GPT parted's `boot` is the ESP
+        (parted(8) "boot ... on GPT an alias for esp")."""
+        return next((t for t in cls if t.flags & flags), cls.LINUX_FILESYSTEM)
+
 
 def gpt_flags(type_guid: str, attrs: str | None) -> frozenset[PartFlag]:
     """parted's flags of a GPT partition from its type GUID and sfdisk's attrs (e.g. "LegacyBIOSBootable")."""

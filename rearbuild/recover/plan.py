@@ -39,6 +39,7 @@ from rearbuild.layout.model import (
     LvmVol,
     Part,
     RaidArray,
+    RaidDisk,
     Swap,
 )
 from rearbuild.layout.partitions import LabelType
@@ -240,6 +241,7 @@ class _Builder:
         target_root: str,
         sector_sizes: Mapping[str, int],
         keyfile_exists: Callable[[str], bool],
+        lvm_metadata: Callable[[str], str | None],
     ) -> None:
         self.layout = layout
         self.graph = build_graph(layout)
@@ -256,6 +258,17 @@ class _Builder:
         for record in active:
             if isinstance(record, LvmDev):
                 self.pvs.setdefault(record.vg, []).append(record)
+        lvs: dict[str, list[LvmVol]] = {}
+        for record in active:
+            if isinstance(record, LvmVol):
+                lvs.setdefault(record.vg, []).append(record)
+        # The saved metadata of each volume group that vgcfgrestore can bring back whole (see _restorable).
+        self.restore_files: dict[str, str] = {}
+        for record in active:
+            if isinstance(record, LvmGrp) and _restorable(lvs.get(record.vg, [])):
+                found = lvm_metadata(record.vg_name)
+                if found:
+                    self.restore_files[record.vg] = found
         self.subvols = [r for r in active if isinstance(r, BtrfsSubvol) and r.kind is not BtrfsSubvolKind.SNAPSHOT]
         self.fs_places = {(r.device, r.mountpoint) for r in active if isinstance(r, Fs)}
         self.drafts: list[_Draft] = []
@@ -328,6 +341,12 @@ class _Builder:
                 return self._disk(component.name, record)
             case Part():
                 return []
+            case RaidDisk():
+                # An md array seen as a disk (ReaR writes one for every array; `loop` when it has no partition
+                # table, and then the array itself is all there is to create). It exists only once the plan
+                # has created the array, so it is no target disk that verify could check beforehand.
+                as_disk = Disk(device=record.device, size=record.size, label=record.label)
+                return self._disk(component.name, as_disk, target=False)
             case RaidArray():
                 return [self._raid(component.name, record)]
             case Crypt():
@@ -352,7 +371,7 @@ class _Builder:
 
     # -- disks --------------------------------------------------------------------------------------------
 
-    def _disk(self, name: str, disk: Disk) -> list[Step]:
+    def _disk(self, name: str, disk: Disk, *, target: bool = True) -> list[Step]:
         used = self.graph.dependents(name)
         parts = self.parts.get(disk.device, [])
         if not used and not parts:
@@ -360,7 +379,8 @@ class _Builder:
         sector = self.sector_sizes.get(disk.device, DEFAULT_SECTOR_SIZE)
         slug = step_slug(name)
         if not disk.label.has_partition_table:
-            self.disks.append(TargetDisk(disk.device, disk.size, disk.label))
+            if target:
+                self.disks.append(TargetDisk(disk.device, disk.size, disk.label))
             wipe = Step(f"wipe-{slug}", name, StepKind.WIPE, f"Wipe the signatures on {disk.device}",
                         (_cmd("wipefs", "--all", "--force", disk.device),), destroys=(disk.device,))  # fmt: skip
             return [wipe]
@@ -370,7 +390,8 @@ class _Builder:
         end = max((p.start + p.size for p in parts), default=0)
         if disk.label.is_gpt:
             end += _GPT_BACKUP_SECTORS * sector
-        self.disks.append(TargetDisk(disk.device, end, disk.label))
+        if target:
+            self.disks.append(TargetDisk(disk.device, end, disk.label))
         zeroes: list[Command] = []
         for offset, length in _wipe_areas(parts):
             zeroes.append(_cmd("dd", "if=/dev/zero", f"of={disk.device}", f"bs={length}", "count=1",
@@ -476,7 +497,11 @@ class _Builder:
 
     def _pv(self, name: str, pv: LvmDev) -> Step:
         argv = ["lvm", "pvcreate", "--config", LVM_CONFIG, "-ff", "--yes"]
-        if pv.uuid:
+        restore = self.restore_files.get(pv.vg)
+        if pv.uuid and restore:
+            # The PV as the saved metadata describes it (pe_start included), for vgcfgrestore (pvcreate(8)).
+            argv += ["--uuid", pv.uuid, "--restorefile", restore]
+        elif pv.uuid:
             # --uuid needs a metadata backup or --norestorefile (pvcreate(8)); the VG is created afresh.
             argv += ["--uuid", pv.uuid, "--norestorefile"]
         argv.append(pv.device)
@@ -491,6 +516,19 @@ class _Builder:
 
     def _vg(self, name: str, vg: LvmGrp) -> Step:
         devices = [pv.device for pv in self.pvs.get(vg.vg, [])]
+        restore = self.restore_files.get(vg.vg)
+        if restore:
+            return Step(
+                f"vg-{step_slug(name)}",
+                name,
+                StepKind.VG,
+                f"Restore the volume group {vg.vg_name} on {', '.join(devices)} from its saved metadata {restore} "
+                "(its UUID, every logical volume's UUID, and where each lies on the physical volumes)",
+                (
+                    _cmd("lvm", "vgcfgrestore", "--config", LVM_CONFIG, "--file", restore, vg.vg_name),
+                    _cmd("lvm", "vgchange", "--config", LVM_CONFIG, "--activate", "y", vg.vg_name),
+                ),
+            )
         argv = ("lvm", "vgcreate", "--config", LVM_CONFIG, "--physicalextentsize", f"{vg.extent_size_kib}k",
                 vg.vg_name, *devices)  # fmt: skip
         return Step(
@@ -502,6 +540,16 @@ class _Builder:
         )
 
     def _lv(self, name: str, lv: LvmVol) -> Step:
+        if lv.vg in self.restore_files:
+            return Step(
+                f"lv-{step_slug(name)}",
+                name,
+                StepKind.LV,
+                f"Check the restored logical volume {lv.vg_name}/{lv.name} and clear its first signatures "
+                "(lvcreate zeroes a new volume's start the same way)",
+                (_cmd(Helper.WAIT_DEV.value, lv.mapper_device), _cmd("wipefs", "--all", "--force", lv.mapper_device)),
+                destroys=(lv.mapper_device,),
+            )
         base = ["lvm", "lvcreate", "--config", LVM_CONFIG, "--yes"]
         if lv.is_thin_volume:
             if lv.thinpool is None:
@@ -706,11 +754,24 @@ def build_plan(
     target_root: str = "/mnt/local",
     sector_sizes: Mapping[str, int] | None = None,
     keyfile_exists: Callable[[str], bool] = os.path.exists,
+    lvm_metadata: Callable[[str], str | None] = lambda vg: None,
 ) -> Plan:
     """The plan that recreates `layout`'s active components on the devices it names.
 
     sector_sizes: logical sector size by disk (default 512); keyfile_exists: whether a LUKS key file the
-    layout names is present where the plan runs (else the passphrase is read from the terminal).
+    layout names is present where the plan runs (else the passphrase is read from the terminal);
+    lvm_metadata: where a volume group's saved metadata (vgcfgbackup) is where the plan runs, or None.
     Raises UserError naming every component nothing can create.
     """
-    return _Builder(layout, target_root, sector_sizes or {}, keyfile_exists).build()
+    return _Builder(layout, target_root, sector_sizes or {}, keyfile_exists, lvm_metadata).build()
+
+
+# lv_layout words (lvs -o lv_layout, what ReaR's lvmvol layout field holds) of volumes that vgcfgrestore
+# brings back usable: their extents hold the data and nothing else. A thin pool's metadata volume, a raid or
+# mirror's metadata subvolumes and a cache's would come back as garbage (ReaR's vgcfgrestore path refuses them
+# too, layout/prepare/GNU/Linux/110_include_lvm_code.sh), so such a volume group is created anew instead.
+_RESTORABLE_LAYOUTS = frozenset({"linear", "striped"})
+
+
+def _restorable(lvs: list[LvmVol]) -> bool:
+    return all(set(lv.layout) <= _RESTORABLE_LAYOUTS and not lv.mirrors for lv in lvs)

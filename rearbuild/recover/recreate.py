@@ -91,6 +91,13 @@ def sector_sizes(layout: Layout) -> dict[str, int]:
     return sizes
 
 
-def make_plan(layout: Layout, target_root: Path) -> Plan:
-    """The plan for this machine's disks, mounting under target_root."""
-    return build_plan(layout, target_root=str(target_root), sector_sizes=sector_sizes(layout))
+def make_plan(layout: Layout, target_root: Path, lvm_dir: Path | None = None) -> Plan:
+    """The plan for this machine's disks, mounting under target_root. lvm_dir: where savelayout put each
+    volume group's metadata (<vg>.cfg), to restore volume groups with every UUID and extent where it was;
+    None in migration mode, where disks and sizes may differ from what the metadata describes."""
+
+    def metadata(vg: str) -> str | None:
+        path = lvm_dir / f"{vg}.cfg" if lvm_dir is not None else None
+        return str(path) if path is not None and path.is_file() else None
+
+    return build_plan(layout, target_root=str(target_root), sector_sizes=sector_sizes(layout), lvm_metadata=metadata)

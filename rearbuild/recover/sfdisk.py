@@ -50,7 +50,7 @@ def script(disk: Disk, parts: list[Part], sector_size: int = 512) -> str:
             f"size={_sectors(part.size, sector_size, f'the size of {part.device}')}",
         ]
         if disk.label.is_gpt:
-            fields.append(f"type={(part.gpt_type or GptType.LINUX_FILESYSTEM.guid).upper()}")
+            fields.append(f"type={(part.gpt_type or GptType.of_flags(part.flags).guid).upper()}")
             if part.partuuid:
                 fields.append(f"uuid={part.partuuid.upper()}")
             name = gpt_name(part.name)

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from rearbuild.build.generated import ZIPAPP_IN_IMAGE
 from rearbuild.collect.disk.capture import capture
 from rearbuild.collect.disk.probe import RecordedProbe
 from rearbuild.layout.model import Crypt, Fs, LvmDev, LvmVol, Part, RaidArray
 from rearbuild.recover.mapping import map_disks
-from rearbuild.recover.plan import build_plan
+from rearbuild.recover.plan import LVM_CONFIG, build_plan
 from rearbuild.recover.planscript import render
 from tests.vm.conftest import RescueImage
 from tests.vm.qemu import Guest, cdrom, qemu
@@ -29,6 +30,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.vm]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "capture"
 READY = r"rearbuild rescue system ready"
 GiB = 1024**3
+# The unattended recovery's last act, run by the rescue system's Python from its rearbuild zipapp.
+FINISH = f"""import logging, sys
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+sys.path.insert(0, "/{ZIPAPP_IN_IMAGE}")
+from pathlib import Path
+from rearbuild.recover.finish import Finish
+Finish.REBOOT.perform(Path("/mnt/raid"))
+"""
 
 
 def blank(path: Path, size: int) -> Path:
@@ -64,9 +73,13 @@ def test_raid1_lvm_and_luks2_lvm_thin_plans_in_the_rescue_system(rescue_image: R
     raid_layout = capture(RecordedProbe(FIXTURES / "raid1_lvm"))  # on vda + vdb, as recorded
     luks_layout = map_disks(capture(RecordedProbe(FIXTURES / "luks_lvm")), {"/dev/vda": "/dev/vdc"})
     raid_plan = build_plan(raid_layout, target_root="/mnt/raid")
+    # The same layout again, now with the volume groups' metadata as savelayout keeps it (vgcfgbackup): taken in
+    # the guest from what the first plan made, then restored onto the wiped disks by this plan.
+    restore_plan = build_plan(raid_layout, target_root="/mnt/raid", lvm_metadata=lambda vg: f"/tmp/lvm/{vg}.cfg")
     luks_plan = build_plan(luks_layout, target_root="/mnt/luks", keyfile_exists=lambda _: True)
     done = Path("/var/lib/rear/recovery/plan-done")
-    data = tar_disk(tmp_path / "plans.img", {"raid.sh": render(raid_plan, done), "luks.sh": render(luks_plan, done)})
+    data = tar_disk(tmp_path / "plans.img", {"raid.sh": render(raid_plan, done), "luks.sh": render(luks_plan, done),
+                                            "restore.sh": render(restore_plan, done), "finish.py": FINISH})  # fmt: skip
     disks = [blank(tmp_path / "a.img", GiB), blank(tmp_path / "b.img", GiB), blank(tmp_path / "c.img", 2 * GiB)]
     guest = Guest(qemu(*cdrom(rescue_image.iso), *virtio(*disks, data), memory=1536), tmp_path / "console.log")
     try:
@@ -100,6 +113,20 @@ def test_raid1_lvm_and_luks2_lvm_thin_plans_in_the_rescue_system(rescue_image: R
         again = ok(guest, "bash /tmp/plans/raid.sh 2>&1 | grep -c '^=== skip'")
         assert int(again.strip().splitlines()[-1]) == len(raid_plan.steps)
 
+        # Keep the volume groups' metadata, take everything down, wipe both disks, restore from the metadata:
+        # the VG and LV UUIDs and every segment's place on the PVs come back (lvcreate would give new ones).
+        lvm_report = f"lvm lvs --config '{LVM_CONFIG}' --segments --noheadings -o vg_uuid,lv_uuid,lv_name,seg_pe_ranges"
+        ok(guest, f"mkdir -p /tmp/lvm && lvm vgcfgbackup --config '{LVM_CONFIG}' -f /tmp/lvm/%s.cfg vgsys vgdata")
+        before = ok(guest, lvm_report)
+        ok(guest, f"umount -R /mnt/raid && lvm vgchange --config '{LVM_CONFIG}' -an && mdadm --stop /dev/md0 && "
+                  "wipefs -a /dev/vda2 /dev/vdb2 /dev/vda1 /dev/vdb1 /dev/vda /dev/vdb >/dev/null && "
+                  f"rm -rf {done}")  # fmt: skip
+        script = "bash /tmp/plans/restore.sh > /tmp/restore.log 2>&1; s=$?; tail -5 /tmp/restore.log; [ $s = 0 ]"
+        out = ok(guest, script, 900)
+        assert "=== all steps done" in out and "vgcfgrestore" in ok(guest, "cat /tmp/restore.log"), out
+        assert ok(guest, lvm_report) == before
+        ok(guest, "findmnt -M /mnt/raid && findmnt -M /mnt/raid/srv")
+
         out = ok(guest, "bash /tmp/plans/luks.sh > /tmp/luks.log 2>&1; s=$?; tail -5 /tmp/luks.log; [ $s = 0 ]", 900)
         assert "=== all steps done" in out, out
         crypt = next(r for r in luks_layout.active if isinstance(r, Crypt))
@@ -114,5 +141,30 @@ def test_raid1_lvm_and_luks2_lvm_thin_plans_in_the_rescue_system(rescue_image: R
             assert f'UUID="{fs.uuid}"' in ok(guest, f"blkid {fs.device}")
         ok(guest, "findmnt -M /mnt/luks && findmnt -M /mnt/luks/boot && findmnt -M /mnt/luks/var")
         print(f"\nboth plans run and checked {guest.elapsed():.0f} s after power-on")
+
+        # The unattended finish: writes still in flight, then the reboot the recovery does (QEMU runs with
+        # -no-reboot, so the machine stops; it is started again on the same disks). Every array must come back
+        # clean, with nothing to resync and the data intact.
+        out = ok(guest, "dd if=/dev/urandom of=/mnt/raid/payload bs=1M count=48 status=none && "
+                 "sha256sum /mnt/raid/payload", 120)  # fmt: skip
+        digest = out.split()[0]
+        ok(guest, "umount -R /mnt/luks")  # a recovery has one target: the finish releases what is under it
+        guest.type("/usr/bin/python3 -I /tmp/plans/finish.py\n")
+        guest.proc.wait(timeout=120)
+        assert "unattended recovery finished: reboot" in guest.console
+        assert "still active at the reboot" not in guest.console
+        guest.close()
+        guest = Guest(qemu(*cdrom(rescue_image.iso), *virtio(*disks, data), memory=1536), tmp_path / "again.log")
+        guest.wait_for(READY, 180)
+        guest.wait_for(r"RESCUE [^\n]*# ", 30)
+        for member in ("/dev/vda1", "/dev/vdb1"):
+            assert re.search(r"State : clean", ok(guest, f"mdadm --examine {member}")), member
+        ok(guest, "mdadm --assemble /dev/md0 /dev/vda1 /dev/vdb1")
+        assert "resync" not in ok(guest, "cat /proc/mdstat")
+        assert ok(guest, "cat /sys/block/md0/md/sync_action").split()[-1] == "idle"
+        ok(guest, f"lvm vgchange --config '{LVM_CONFIG}' -ay vgsys >/dev/null && mkdir -p /m && "
+                  "mount /dev/vgsys/root /m")  # fmt: skip
+        assert digest in ok(guest, "sha256sum /m/payload")
+        print(f"rebooted clean and checked {guest.elapsed():.0f} s after power-on")
     finally:
         guest.close()

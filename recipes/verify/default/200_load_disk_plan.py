@@ -21,7 +21,11 @@ def main(ctx: Context) -> None:
     )
     ctx.state.recover_layout = source.layout
     ctx.state.device_mappings = source.renamed
-    plan = make_plan(source.layout, ctx.recover.target_root)
-    ctx.state.recover_plan = mount_plan(plan) if ctx.options.workflow.mounts_only else plan
+    # Saved LVM metadata describes the original disks: used only when the layout is recreated as saved (and
+    # never by mountonly, which only opens what is there).
+    mounts_only = ctx.options.workflow.mounts_only
+    lvm_dir = None if source.migration or mounts_only else ctx.paths.layout_dir / "lvm"
+    plan = make_plan(source.layout, ctx.recover.target_root, lvm_dir)
+    ctx.state.recover_plan = mount_plan(plan) if mounts_only else plan
     if source.migration and ctx.tristate("MIGRATION_MODE") is not False:
         ctx.set("MIGRATION_MODE", "true")
