@@ -10,6 +10,7 @@ import sys
 import time
 
 from rearbuild import recipe as recipes
+from rearbuild.config.validate import method_problems, refuse
 from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import notice, timed
@@ -54,6 +55,12 @@ def execute(workflow: Workflow, ctx: Context) -> None:
             hint="see `rearbuild -s " + workflow.value + "` for what exists",
         )
     if ctx.options.simulate:
+        if any(stage.name == "prep" for stage, _ in stages):
+            # -s runs the checks prep makes without side effects (rearbuild.config.validate), all of them
+            problems = method_problems(ctx.settings, ctx.paths.share_dir / "recipes", backs_up=workflow.backs_up)
+            for problem in problems:
+                print(f"# problem: {problem.message} (hint: {problem.hint})")
+            refuse(problems)
         return
     for stage, found in stages:
         started = time.monotonic()

@@ -156,6 +156,9 @@ class Workflow(enum.Enum):
                 parser.add_argument("--demo", metavar="DIR", help="restore into DIR and touch no disk")
             case Workflow.FORMAT:
                 parser.add_argument("device", help="the USB disk or tape to format")
+            case Workflow.DUMP | Workflow.HELP:
+                parser.add_argument("variables", metavar="VARIABLE", nargs="*",
+                                    help="show these variables' meaning, state and value")  # fmt: skip
             case _:
                 pass
         return parser

@@ -1,4 +1,4 @@
-"""ReaR settings rearbuild cannot honour yet (rearbuild.config.compat): refused, naming file and line."""
+"""The table of every ReaR 2.7 variable and its state (rearbuild.config.variables), as users meet it."""
 
 from __future__ import annotations
 
