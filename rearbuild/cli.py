@@ -270,6 +270,9 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
             if area is not None and config.text("TMPDIR") != str(paths.tmpdir):
                 # ReaR's users `export TMPDIR=...` in local.conf for a working area with room: the build area
                 # moves there, and the configuration is read again with the new BUILD_DIR
+                if not Path(config.text("TMPDIR")).is_dir():
+                    raise UserError(f"{config.where('TMPDIR')}: TMPDIR={config.text('TMPDIR')!r} is not a directory",
+                                    hint="create it (ReaR needs it to exist too)")  # fmt: skip
                 area.remove()
                 paths = dataclasses.replace(paths, tmpdir=Path(config.text("TMPDIR")))
                 area = _make_build_dir(paths)

@@ -102,6 +102,10 @@ def method_problems(config: Config, recipes: Path, *, backs_up: bool = True) -> 
             found.append(problem)
         elif url is not None and (use is Use.OUTPUT or backs_up):
             programs += url.scheme.programs
+    tmpdir = config.text("TMPDIR") if "TMPDIR" in config else ""
+    if tmpdir and not config.origin("TMPDIR").startswith("<") and not Path(tmpdir).is_dir():
+        # ReaR: "/prefix/for/rear/working/directory must already exist"; the build area is made there
+        found.append(Problem(f"{config.where('TMPDIR')}: TMPDIR={tmpdir!r} is not a directory", f"create {tmpdir}"))
     missing = missing_programs([*config.items("REQUIRED_PROGS"), *programs])
     if missing:
         found.append(
