@@ -48,6 +48,14 @@ def execute(workflow: Workflow, ctx: Context) -> None:
                 print(recipe.label)
             if stage.required and not found:
                 print(f"# {stage.name}: nothing to run")
+    if any(stage.name == "prep" for stage, _ in stages):
+        # before any work, and before the complaint about empty stages (a method without recipes has them): what
+        # prep's checks would find (rearbuild.config.validate); -s runs them too and lists them all
+        problems = method_problems(ctx.settings, ctx.paths.share_dir / "recipes", backs_up=workflow.backs_up)
+        if ctx.options.simulate:
+            for problem in problems:
+                print(f"# problem: {problem.message} (hint: {problem.hint})")
+        refuse(problems)
     if empty:
         raise UserError(
             f"workflow {workflow.value} cannot run: stage{'s' if len(empty) > 1 else ''} "
@@ -55,12 +63,6 @@ def execute(workflow: Workflow, ctx: Context) -> None:
             hint="see `rearbuild -s " + workflow.value + "` for what exists",
         )
     if ctx.options.simulate:
-        if any(stage.name == "prep" for stage, _ in stages):
-            # -s runs the checks prep makes without side effects (rearbuild.config.validate), all of them
-            problems = method_problems(ctx.settings, ctx.paths.share_dir / "recipes", backs_up=workflow.backs_up)
-            for problem in problems:
-                print(f"# problem: {problem.message} (hint: {problem.hint})")
-            refuse(problems)
         return
     for stage, found in stages:
         started = time.monotonic()

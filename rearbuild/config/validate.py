@@ -86,14 +86,16 @@ def method_problems(config: Config, recipes: Path, *, backs_up: bool = True) -> 
     be here.
     """
     found: list[Problem] = []
-    # A share directory without recipes (a test's bare installation) has no methods to judge against; running a
-    # workflow there fails on its empty stages anyway.
-    methods = (
-        (_method(config, "OUTPUT", recipes, "output", "recipes/output/<OUTPUT> makes it"),
-         _method(config, "BACKUP", recipes, "restore", "recover could not restore with it"))
-        if recipes.is_dir()
-        else ()
-    )  # fmt: skip
+    # A share directory without methods of a kind (a test's bare installation) has nothing to judge against; running
+    # a workflow there fails on its empty stages anyway.
+    methods = [
+        _method(config, name, recipes, stage, purpose)
+        for name, stage, purpose in (
+            ("OUTPUT", "output", "recipes/output/<OUTPUT> makes it"),
+            ("BACKUP", "restore", "recover could not restore with it"),
+        )
+        if (recipes / stage).is_dir()
+    ]
     found += [problem for problem in methods if problem is not None]
     programs: list[str] = []
     for name, use in (("OUTPUT_URL", Use.OUTPUT), ("BACKUP_URL", Use.BACKUP)):
