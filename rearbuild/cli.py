@@ -234,7 +234,7 @@ def _load_request(
         presets=presets,
         extra_files=options.extra_config,
         recovery_mode=recovery_mode,
-        lenient=workflow in (Workflow.DUMP, Workflow.HELP),
+        lenient=workflow in (Workflow.DUMP, Workflow.HELP) or options.simulate,  # they list every problem
     )
 
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 from rearbuild import recipe as recipes
-from rearbuild.config.validate import method_problems, refuse
+from rearbuild.config import validate
 from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import notice, timed
@@ -48,14 +48,17 @@ def execute(workflow: Workflow, ctx: Context) -> None:
                 print(recipe.label)
             if stage.required and not found:
                 print(f"# {stage.name}: nothing to run")
+    # Before any work, and before the complaint about empty stages (a method without recipes has them): what prep's
+    # checks would find (rearbuild.config.validate). -s lists them all, the refused variables too (its load left
+    # them here: LoadRequest.lenient).
+    recipes_dir, shipped = ctx.paths.share_dir / "recipes", str(ctx.paths.share_dir)
+    problems = validate.variable_problems(ctx.settings, shipped) if ctx.options.simulate else []
     if any(stage.name == "prep" for stage, _ in stages):
-        # before any work, and before the complaint about empty stages (a method without recipes has them): what
-        # prep's checks would find (rearbuild.config.validate); -s runs them too and lists them all
-        problems = method_problems(ctx.settings, ctx.paths.share_dir / "recipes", backs_up=workflow.backs_up)
-        if ctx.options.simulate:
-            for problem in problems:
-                print(f"# problem: {problem.message} (hint: {problem.hint})")
-        refuse(problems)
+        problems += validate.method_problems(ctx.settings, recipes_dir, backs_up=workflow.backs_up)
+    if ctx.options.simulate:
+        for problem in problems:
+            print(f"# problem: {problem.message} (hint: {problem.hint})")
+    validate.refuse(problems)
     if empty:
         raise UserError(
             f"workflow {workflow.value} cannot run: stage{'s' if len(empty) > 1 else ''} "

@@ -100,3 +100,15 @@ def test_a_tmpdir_that_does_not_exist_is_refused(rear_env: RearEnv, shipped: Run
     status, _, err = shipped("mkrescue")
     assert status == 1 and f"{local}:1: TMPDIR='/nonexistent/rear-work' is not a directory" in err
     assert shipped("dump")[0] == 1
+
+
+def test_simulate_lists_every_problem_refused_variables_too(rear_env: RearEnv, shipped: Run) -> None:
+    local = rear_env.write("etc/local.conf", "USB_DEVICE=/dev/sdb\nOUTPUT_URL=nfs://server/x\n")
+    status, out, err = shipped("-s", "mkrescue")
+    assert status == 1
+    assert f"# problem: {local}:1: USB_DEVICE: OUTPUT=USB is not implemented yet" in out
+    assert f"# problem: {local}:2: OUTPUT_URL='nfs://server/x'" in out
+    assert "and 1 more problem" in err
+    # savelayout has no prep stage: -s still refuses the variable
+    status, out, _ = shipped("-s", "savelayout")
+    assert status == 1 and "# problem: " in out and "USB_DEVICE" in out
