@@ -235,6 +235,7 @@ def _load_request(
         extra_files=options.extra_config,
         recovery_mode=recovery_mode,
         lenient=workflow in (Workflow.DUMP, Workflow.HELP) or options.simulate,  # they list every problem
+        announce=workflow.builds_image or workflow in (Workflow.DUMP, Workflow.HELP),
     )
 
 

@@ -50,7 +50,8 @@ class LoadRequest:
     recovery_mode: bool = False
     # dump: refused variables are reported after the dump (rearbuild.config.validate) instead of stopping the load
     lenient: bool = False
-    # False when the same configuration is read a second time in a run (its notices were given the first time)
+    # Notices (an irrelevant variable) on the terminal; else only in the log: when the same configuration is read a
+    # second time in a run, and in workflows that run from cron (checklayout), which must stay quiet
     announce: bool = True
 
 
@@ -212,8 +213,7 @@ def check_honoured(config: Config, paths: Paths, *, lenient: bool = False, annou
     if not lenient:
         for problem in variable_problems(config, shipped):
             raise problem.error()
-    if not announce:
-        return
+    say = notice if announce else log.info
     rows = table()
     for setting in config:
         if setting.origin.startswith(shipped) or setting.origin in (FRAMEWORK_LABEL, DETECTED_LABEL):
@@ -221,7 +221,7 @@ def check_honoured(config: Config, paths: Paths, *, lenient: bool = False, annou
         name = setting.name
         entry = rows.entry(name, config.known | config.framework)
         if entry.state is State.IRRELEVANT and setting.value not in ("", ()):
-            notice("%s: %s is accepted and has no effect: %s", config.where(name), name, entry.why)
+            say("%s: %s is accepted and has no effect: %s", config.where(name), name, entry.why)
         elif entry.state is State.UNKNOWN:
             close = difflib.get_close_matches(name, sorted(config.known | rows.rear_names), n=1, cutoff=0.85)
             suggestion = f" (did you mean {close[0]}?)" if close else ""

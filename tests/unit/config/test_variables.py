@@ -83,6 +83,10 @@ def test_an_irrelevant_variable_is_accepted_with_one_notice(rear_env: RearEnv, r
     assert f"{local}:1: ISO_MKISOFS_BIN" in err
     line = next(line for line in out.splitlines() if line.startswith("ISO_MKISOFS_BIN="))
     assert line.endswith("[irrelevant]")
+    # checklayout runs from cron (`checklayout || mkrescue`): the notice goes to the log only, no mail every night
+    _, _, err = rearbuild("checklayout")
+    assert "ISO_MKISOFS_BIN" not in err
+    assert any("ISO_MKISOFS_BIN is accepted" in p.read_text() for p in rear_env.log_dir.glob("*.lockless"))
 
 
 def test_dump_reports_refused_variables_after_the_dump(rear_env: RearEnv, rearbuild: Run) -> None:
