@@ -205,8 +205,8 @@ class Workflow(enum.Enum):
 
 
 _DESCRIPTIONS = {
-    Workflow.HELP: "print this help",
-    Workflow.DUMP: "print the detected facts and every configuration variable with the file that set it",
+    Workflow.HELP: "print this help; help VARIABLE...: what a variable means, its state and value",
+    Workflow.DUMP: "print the facts and every variable with the file that set it; exit 1 on problems prep would refuse",
     Workflow.IMAGE: "build the rescue image(s) of this host (the everyday name for mkrescue)",
     Workflow.MKRESCUE: "build the rescue image(s) of this host",
     Workflow.MKBACKUP: "build the rescue image(s) and back up this host",
