@@ -127,7 +127,7 @@ def test_efi_stub_yes_is_output_uki(rear_env: RearEnv) -> None:
     assert shipped_config(rear_env, "EFI_STUB=no\n", "mkrescue").text("OUTPUT") == "ISO"
 
 
-def test_settings_refused_before_the_table_stay_refused(rear_env: RearEnv, rearbuild: Run) -> None:
+def test_settings_refused_before_the_table_stay_refused() -> None:
     # rearbuild.config.compat's list (replaced by the table) named these; newer ReaR versions have them
     for name in ("REAR_INITRD_OVERLAY", "USE_RAMDISK", "BARREL_DEVICEGRAPH", "ZVM_NAMING", "ISO_MAX_SIZE"):
         assert table().entry(name, defined()).state.refuses, name
