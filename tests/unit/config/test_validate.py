@@ -112,3 +112,20 @@ def test_simulate_lists_every_problem_refused_variables_too(rear_env: RearEnv, s
     # savelayout has no prep stage: -s still refuses the variable
     status, out, _ = shipped("-s", "savelayout")
     assert status == 1 and "# problem: " in out and "USB_DEVICE" in out
+
+
+def test_programs_a_method_adds_in_prep_are_checked_at_its_end(rear_env: RearEnv, rearbuild: Run) -> None:
+    share = rear_env.share_dir / "recipes"
+    shipped_check = default_share_dir() / "recipes/prep/default/990_check_required_programs.py"
+    rear_env.write("share/recipes/prep/METHOD/default/100_needs.py",
+                   "def main(ctx):\n    ctx.add('REQUIRED_PROGS', 'no-such-client-program')\n")  # fmt: skip
+    (share / "prep/default").mkdir(parents=True)
+    (share / "prep/default/990_check_required_programs.py").write_text(shipped_check.read_text())
+    for stage in ("layout/save", "layout/compare"):
+        marker = stage.replace("/", "_")
+        rear_env.write(f"share/recipes/{stage}/default/100_mark.py",
+                       f"def main(ctx):\n    (ctx.paths.var_dir / '{marker}').write_text('ran')\n")  # fmt: skip
+    rear_env.write("etc/local.conf", "BACKUP=METHOD\n")
+    status, _, err = rearbuild("checklayout")
+    assert status == 1 and "REQUIRED_PROGS: no-such-client-program not found here" in err
+    assert not (rear_env.var_dir / "layout_save").exists()  # stopped in prep, before the layout was saved
