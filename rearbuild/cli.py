@@ -9,6 +9,7 @@ area is removed after success, failure and Ctrl-C unless -d or KEEP_BUILD_DIR sa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import re
@@ -30,7 +31,7 @@ from rearbuild.context import Context, Options
 from rearbuild.docs.topic import describe
 from rearbuild.dump import dump
 from rearbuild.errors import InternalError, UserError
-from rearbuild.facts import KernelCmdline, detect
+from rearbuild.facts import Facts, KernelCmdline, detect
 from rearbuild.hostinstall import install
 from rearbuild.lock import RunLock
 from rearbuild.log import close_logfile, notice, open_logfile, setup_console, to_file
@@ -270,6 +271,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(s, handler)
 
 
+def _load_request(
+    workflow: Workflow, options: Options, paths: Paths, facts: Facts, build_dir: Path | None, recovery_mode: bool
+) -> LoadRequest:
+    readonly = {
+        "CONFIG_DIR": str(paths.config_dir),
+        "SHARE_DIR": str(paths.share_dir),
+        "VAR_DIR": str(paths.var_dir),
+        "LOG_DIR": str(paths.log_dir),
+        "WORKFLOW": workflow.config_name,
+        "BUILD_DIR": str(build_dir or ""),
+        "ROOTFS_DIR": str(build_dir / "rootfs") if build_dir else "",
+        "TMP_DIR": str(build_dir / "tmp") if build_dir else "",
+        "TARGET_FS_ROOT": TARGET_FS_ROOT,
+        "RECOVERY_MODE": "y" if recovery_mode else "",
+        "REARBUILD_VERSION": __version__,
+    }
+    presets = {
+        "HOSTNAME": facts.hostname,
+        # ReaR's default.conf: `export TMPDIR=...` in local.conf is how users give the working area room
+        "TMPDIR": str(paths.tmpdir),
+        "VERBOSE": "y" if options.verbose else "",
+        "DEBUG": "y" if options.debug else "",
+        "SIMULATE": "y" if options.simulate else "",
+        "NON_INTERACTIVE": "y" if options.non_interactive else "",
+        "EXPOSE_SECRETS": "y" if options.expose_secrets else "",
+    }
+    if options.kernel_version:
+        presets["KERNEL_VERSION"] = options.kernel_version
+    return LoadRequest(
+        paths=paths,
+        workflow=workflow.config_name,
+        facts=facts,
+        readonly=readonly,
+        presets=presets,
+        extra_files=options.extra_config,
+        recovery_mode=recovery_mode,
+        lenient=workflow in (Workflow.DUMP, Workflow.HELP) or options.simulate,  # they list every problem
+        announce=workflow.builds_image or workflow in (Workflow.DUMP, Workflow.HELP),
+    )
+
+
 def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
     facts = detect()
     ctx: Context | None = None
@@ -298,41 +340,20 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
                 build_dir = area.path
             # ReaR's -p sets RECOVERY_MODE too: recovering from a tarball in a foreign live system
             recovery_mode = paths.rescue_marker.exists() or options.portable
-            readonly = {
-                "CONFIG_DIR": str(paths.config_dir),
-                "SHARE_DIR": str(paths.share_dir),
-                "VAR_DIR": str(paths.var_dir),
-                "LOG_DIR": str(paths.log_dir),
-                "TMPDIR": str(paths.tmpdir),
-                "WORKFLOW": workflow.config_name,
-                "BUILD_DIR": str(build_dir or ""),
-                "ROOTFS_DIR": str(build_dir / "rootfs") if build_dir else "",
-                "TMP_DIR": str(build_dir / "tmp") if build_dir else "",
-                "TARGET_FS_ROOT": TARGET_FS_ROOT,
-                "RECOVERY_MODE": "y" if recovery_mode else "",
-                "REARBUILD_VERSION": __version__,
-            }
-            presets = {
-                "HOSTNAME": facts.hostname,
-                "VERBOSE": "y" if options.verbose else "",
-                "DEBUG": "y" if options.debug else "",
-                "SIMULATE": "y" if options.simulate else "",
-                "NON_INTERACTIVE": "y" if options.non_interactive else "",
-                "EXPOSE_SECRETS": "y" if options.expose_secrets else "",
-            }
-            if options.kernel_version:
-                presets["KERNEL_VERSION"] = options.kernel_version
-            config, facts = load(
-                LoadRequest(
-                    paths=paths,
-                    workflow=workflow.config_name,
-                    facts=facts,
-                    readonly=readonly,
-                    presets=presets,
-                    extra_files=options.extra_config,
-                    recovery_mode=recovery_mode,
-                )
-            )
+            request = _load_request(workflow, options, paths, facts, build_dir, recovery_mode)
+            config, facts = load(request)
+            if area is not None and config.text("TMPDIR") != str(paths.tmpdir):
+                # ReaR's users `export TMPDIR=...` in local.conf for a working area with room: the build area
+                # moves there, and the configuration is read again with the new BUILD_DIR
+                if not Path(config.text("TMPDIR")).is_dir():
+                    raise UserError(f"{config.where('TMPDIR')}: TMPDIR={config.text('TMPDIR')!r} is not a directory",
+                                    hint="create it (ReaR needs it to exist too)")  # fmt: skip
+                area.remove()
+                paths = dataclasses.replace(paths, tmpdir=Path(config.text("TMPDIR")))
+                area = _make_build_dir(paths)
+                build_dir = area.path
+                again = _load_request(workflow, options, paths, request.facts, build_dir, recovery_mode)
+                config, facts = load(dataclasses.replace(again, announce=False))
             ctx = Context(
                 options=options,
                 paths=paths,
@@ -344,8 +365,7 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
                 cmdline=KernelCmdline.read(),
             )
             if workflow is Workflow.DUMP:
-                dump(ctx)
-                status = 0
+                status = dump(ctx)  # dump VARIABLE: its meaning, state and value
             elif workflow is Workflow.SHELL:
                 status = interactive_shell(ctx)
             else:

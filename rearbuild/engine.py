@@ -10,6 +10,7 @@ import sys
 import time
 
 from rearbuild import recipe as recipes
+from rearbuild.config import validate
 from rearbuild.context import Context
 from rearbuild.errors import UserError
 from rearbuild.log import NOTICE, notice, timed
@@ -47,6 +48,17 @@ def execute(workflow: Workflow, ctx: Context) -> None:
                 print(recipe.label)
             if stage.required and not found:
                 print(f"# {stage.name}: nothing to run")
+    # Before any work, and before the complaint about empty stages (a method without recipes has them): what prep's
+    # checks would find (rearbuild.config.validate). -s lists them all, the refused variables too (its load left
+    # them here: LoadRequest.lenient).
+    recipes_dir, shipped = ctx.paths.share_dir / "recipes", str(ctx.paths.share_dir)
+    problems = validate.variable_problems(ctx.settings, shipped) if ctx.options.simulate else []
+    if any(stage.name == "prep" for stage, _ in stages):
+        problems += validate.method_problems(ctx.settings, recipes_dir, backs_up=workflow.backs_up)
+    if ctx.options.simulate:
+        for problem in problems:
+            print(f"# problem: {problem.message} (hint: {problem.hint})")
+    validate.refuse(problems)
     if empty:
         raise UserError(
             f"workflow {workflow.value} cannot run: stage{'s' if len(empty) > 1 else ''} "

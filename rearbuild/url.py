@@ -242,6 +242,9 @@ class Url:
         if not url:
             raise use.missing()
         parts = urlsplit(url)
+        if url == Scheme.NULL.word:
+            # ReaR's OUTPUT_URL=null (no "://"): the results stay where they were built
+            parts = parts._replace(scheme=url, path="")
         if not parts.scheme:
             raise UserError(f"{use.variable}={url!r} has no scheme", hint=f"write file://{url}")
         scheme = REGISTRY.get(parts.scheme)

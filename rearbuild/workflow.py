@@ -188,6 +188,9 @@ class Workflow(enum.Enum):
                 parser.add_argument("--demo", metavar="DIR", help="restore into DIR and touch no disk")
             case Workflow.FORMAT:
                 parser.add_argument("device", help="the USB disk or tape to format")
+            case Workflow.DUMP | Workflow.HELP:
+                parser.add_argument("variables", metavar="VARIABLE", nargs="*",
+                                    help="show these variables' meaning, state and value")  # fmt: skip
             case _:
                 pass
         return parser
@@ -250,7 +253,8 @@ _REAR_ONLY = {
 
 _DESCRIPTIONS = {
     Workflow.HELP: "print this help; help VARIABLE or help WORKFLOW: its meaning, default and arguments",
-    Workflow.DUMP: "print the detected facts and every configuration variable with the file that set it",
+    Workflow.DUMP: "print the facts and every variable with the file that set it (dump VARIABLE: its meaning, "
+    "state and value); exit 1 on problems prep would refuse",
     Workflow.IMAGE: "build the rescue image(s) of this host (the everyday name for mkrescue)",
     Workflow.MKRESCUE: "build the rescue image(s) of this host",
     Workflow.MKBACKUP: "build the rescue image(s) and back up this host",

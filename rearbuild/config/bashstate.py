@@ -234,6 +234,32 @@ def parse_dump(data: bytes) -> list[tuple[str, dict[str, Value]]]:
     return snapshots
 
 
+# A DEBUG trap (bash runs it before each command) writes "<NUL>__rb_at FILE:LINE" to standard error. Only at the
+# files' top level (BASH_SUBSHELL 0): inside a command substitution it could land in the value being read. It
+# prints a location, never a value, so `{ SECRET=... ; } 2>>/dev/null` keeps secrets out of it as in ReaR.
+_MARK = "\0__rb_at "
+_TRACE = (
+    "[[ $BASH_SUBSHELL == 0 && -n ${BASH_SOURCE[0]-} ]] && "
+    'printf "\\0__rb_at %s:%s\\n" "${BASH_SOURCE[0]}" "$LINENO" >&2'
+)
+# bash's own messages name file and line already: "/etc/rear/local.conf: line 7: ..."
+_BASH_OWN_ERROR = re.compile(r"^\S.*: line \d+: ")
+
+
+def located_errors(err: str) -> list[str]:
+    """The lines bash and the commands it ran printed on standard error, each naming file:line (the location of
+    the command that printed it, from the trace), the trace's own lines left out."""
+    where = ""
+    found = []
+    for line in err.splitlines():
+        if line.startswith(_MARK):
+            where = line[len(_MARK) :]
+        elif line.strip():
+            own = _BASH_OWN_ERROR.match(line) or not where
+            found.append(line if own else f"{where}: a command run while reading the configuration failed: {line}")
+    return found
+
+
 def evaluate(
     layers: Sequence[Layer],
     *,
@@ -249,7 +275,15 @@ def evaluate(
         if layer.path is not None:
             check_file(layer.path)
             # Sourced at top level, not in a function, so `declare` in a file makes globals as in ReaR.
-            script.append(f"source {bash_quote(str(layer.path))}")
+            # the trace marks where each top-level command starts, so that what a command run at load time prints
+            # on standard error ("ls: cannot access ...", no file or line of its own) is named by file:line
+            script += [
+                "set -T",
+                f"trap {bash_quote(_TRACE)} DEBUG",
+                f"source {bash_quote(str(layer.path))}",
+                "trap - DEBUG",
+                "set +T",
+            ]
         for name, value in (layer.assignments or {}).items():
             script.append(bash_assignment(name, value))
             if layer.readonly:
@@ -261,7 +295,7 @@ def evaluate(
         raise InternalError(f"bash wrote no variable dump (exit status {result.returncode})")
     data = result.dump
     printed = result.out
-    errors = [line for line in result.err.splitlines() if line.strip()]
+    errors = located_errors(result.err)
     if errors:
         raise UserError(
             "error in configuration: " + "; ".join(_short(line) for line in errors[:5]),

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rearbuild.config.bashstate import Layer, Value, clean_environment, evaluate
-from rearbuild.config.compat import UNSUPPORTED
 from rearbuild.config.model import Config, truth
+from rearbuild.config.validate import variable_problems
+from rearbuild.config.variables import State, table
 from rearbuild.errors import UserError
 from rearbuild.facts import Facts
 from rearbuild.layers import conf_layers
+from rearbuild.log import notice
 from rearbuild.paths import Paths
 
 log = logging.getLogger("rearbuild.config")
@@ -46,6 +48,11 @@ class LoadRequest:
     presets: Mapping[str, Value]
     extra_files: Sequence[str] = ()
     recovery_mode: bool = False
+    # dump: refused variables are reported after the dump (rearbuild.config.validate) instead of stopping the load
+    lenient: bool = False
+    # Notices (an irrelevant variable) on the terminal; else only in the log: when the same configuration is read a
+    # second time in a run, and in workflows that run from cron (checklayout), which must stay quiet
+    announce: bool = True
 
 
 def defined_names(default_conf: Path) -> frozenset[str]:
@@ -186,8 +193,9 @@ def load(req: LoadRequest) -> tuple[Config, Facts]:
             values[name], origins[name] = "", label
     _efi_stub_is_uki(values, origins)
     files = tuple(layer.label for layer in layers if layer.path is not None)
-    config = Config.of(values, origins, files=files, known=known)
-    check_honoured(config, paths, frozenset(req.readonly) | frozenset(req.presets) | frozenset(variables))
+    framework = frozenset(req.readonly) | frozenset(req.presets) | frozenset(variables)
+    config = Config.of(values, origins, files=files, known=known, framework=framework)
+    check_honoured(config, paths, lenient=req.lenient, announce=req.announce)
     return config, facts
 
 
@@ -198,20 +206,24 @@ def _efi_stub_is_uki(values: dict[str, Value], origins: dict[str, str]) -> None:
         values["OUTPUT"], origins["OUTPUT"] = "UKI", origins.get("EFI_STUB", DETECTED_LABEL)
 
 
-def check_honoured(config: Config, paths: Paths, framework: frozenset[str]) -> None:
-    """Refuse ReaR settings rearbuild cannot honour; warn about names nobody reads (typos)."""
+def check_honoured(config: Config, paths: Paths, *, lenient: bool = False, announce: bool = True) -> None:
+    """Refuse the ReaR settings rearbuild cannot honour (conf/rear-variables.tsv), say once which ones have no
+    effect here, and warn about names nobody reads (typos). lenient: leave the refusals to the caller."""
     shipped = str(paths.share_dir)
+    if not lenient:
+        for problem in variable_problems(config, shipped):
+            raise problem.error()
+    say = notice if announce else log.info
+    rows = table()
     for setting in config:
         if setting.origin.startswith(shipped) or setting.origin in (FRAMEWORK_LABEL, DETECTED_LABEL):
             continue
         name = setting.name
-        if name in UNSUPPORTED and setting.value not in ("", ()):
-            raise UserError(
-                f"{config.where(name)}: {name} is a ReaR setting rearbuild does not support yet: {UNSUPPORTED[name]}",
-                hint=f"remove {name} from {setting.origin}",
-            )
-        if name not in config.known and name not in framework:
-            close = difflib.get_close_matches(name, sorted(config.known), n=1, cutoff=0.85)
+        entry = rows.entry(name, config.known | config.framework)
+        if entry.state is State.IRRELEVANT and setting.value not in ("", ()):
+            say("%s: %s is accepted and has no effect: %s", config.where(name), name, entry.why)
+        elif entry.state is State.UNKNOWN:
+            close = difflib.get_close_matches(name, sorted(config.known | rows.rear_names), n=1, cutoff=0.85)
             suggestion = f" (did you mean {close[0]}?)" if close else ""
             log.warning(
                 "%s: %s is not a rearbuild configuration variable%s; only your own recipes can read it",

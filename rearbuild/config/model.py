@@ -56,6 +56,8 @@ class Config:
     settings: Mapping[str, Setting]
     files: tuple[str, ...] = ()
     known: frozenset[str] = field(default_factory=frozenset)
+    # Variables rearbuild itself sets (CONFIG_DIR, HOSTNAME, the detected OS_* ...): honoured, not in default.conf.
+    framework: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def of(
@@ -65,9 +67,10 @@ class Config:
         *,
         files: tuple[str, ...] = (),
         known: frozenset[str] = frozenset(),
+        framework: frozenset[str] = frozenset(),
     ) -> Config:
         settings = {n: Setting(n, v, origins.get(n, "<unknown>")) for n, v in sorted(values.items())}
-        return cls(MappingProxyType(settings), files, known)
+        return cls(MappingProxyType(settings), files, known, framework)
 
     def __contains__(self, name: object) -> bool:
         return name in self.settings
@@ -136,4 +139,4 @@ class Config:
         settings = dict(self.settings)
         for name, value in values.items():
             settings[name] = Setting(name, value, origin)
-        return Config(MappingProxyType(dict(sorted(settings.items()))), self.files, self.known)
+        return Config(MappingProxyType(dict(sorted(settings.items()))), self.files, self.known, self.framework)

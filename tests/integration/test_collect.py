@@ -51,7 +51,7 @@ def test_missing_required_program_stops_before_building(shipped: RearEnv, rearbu
     shipped.write("etc/local.conf", "REQUIRED_PROGS+=( no-such-tool-xyz )\n")
     status, _, err = rearbuild("collect", "-o", str(shipped.root / "m.json"))
     assert status == 1
-    assert "required program not found on this host: no-such-tool-xyz" in err
+    assert "need are missing here: no-such-tool-xyz" in err  # in prep, before anything is collected
     assert not (shipped.root / "m.json").exists()
 
 

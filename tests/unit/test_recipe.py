@@ -50,6 +50,9 @@ def test_recipes_run_in_one_global_order_across_layers(rear_env: RearEnv, rearbu
         "share/recipes/output/default/999_trail.py",
         "def main(ctx):\n    (ctx.paths.var_dir / 'trail').write_text(' '.join(ctx.items('TRAIL')))\n",
     )
+    # OUTPUT=ISO and BACKUP=NETFS are methods of this installation (-s validates them)
+    for method in ("output/ISO", "restore/NETFS"):
+        (rear_env.share_dir / "recipes" / method).mkdir(parents=True)
     rear_env.write("etc/local.conf", "OUTPUT=ISO\nBACKUP=NETFS\nOS_VENDOR=Debian\n")
     rear_env.write("etc/os.conf", "OS_VENDOR=Debian\nOS_VERSION=12\n")
     status, out, err = rearbuild("mkrescue")

@@ -70,6 +70,8 @@ def test_output_url_file_and_null() -> None:
     assert url.scheme is Scheme.FILE and url.archive_dir(Path(url.path), "host1") == Path("/srv/out/host1")
     assert url.archive_dir(Path(url.path), "") == Path("/srv/out")
     assert Url.parse("null://", Use.OUTPUT).scheme.reach is Reach.NOWHERE
+    # ReaR's documented spelling has no "://" (OUTPUT_URL=null with BACKUP_URL=iso:///backup)
+    assert Url.parse("null", Use.OUTPUT).scheme.reach is Reach.NOWHERE
     # as in ReaR, OUTPUT_URL's path is taken as written
     assert Url.parse("file:///srv/a%20b", Use.OUTPUT).path == PurePosixPath("/srv/a%20b")
 
@@ -91,6 +93,8 @@ def test_bad_output_urls(url: str, words: str) -> None:
 def test_null_is_no_backup_url() -> None:
     with pytest.raises(UserError, match="an unknown scheme 'null'"):
         Url.parse("null://", Use.BACKUP)
+    with pytest.raises(UserError, match="an unknown scheme 'null'"):
+        Url.parse("null", Use.BACKUP)
 
 
 # ---- the registry -----------------------------------------------------------------------------------------------

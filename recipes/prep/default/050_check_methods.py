@@ -1,26 +1,14 @@
-"""OUTPUT and BACKUP must name methods rearbuild has (ReaR: prep/default/035/036_valid_*_methods.sh): a method
-is valid when recipes/output/$OUTPUT (recipes/restore/$BACKUP) exists. Checked first, before any work."""
+"""Before any work: OUTPUT and BACKUP name methods rearbuild has (ReaR: prep/default/035/036_valid_*_methods.sh; a
+method is valid when recipes/output/$OUTPUT, recipes/restore/$BACKUP exist: an image whose recover could not
+restore is refused for mkrescue too), OUTPUT_URL/BACKUP_URL are schemes rearbuild implements, and the programs
+they and REQUIRED_PROGS name are here. The checks are rearbuild.config.validate's (`dump` and `-s` run them too)."""
 
 from __future__ import annotations
 
+from rearbuild.config.validate import method_problems, refuse
 from rearbuild.context import Context
-from rearbuild.errors import UserError
 
 
 def main(ctx: Context) -> None:
     recipes = ctx.paths.share_dir / "recipes"
-    checks = [("OUTPUT", "output")]
-    if ctx.options.workflow.backs_up:
-        checks.append(("BACKUP", "restore"))
-    for name, stage in checks:
-        value = ctx.text(name)
-        if not value or not (recipes / stage / value).is_dir():
-            known = (
-                sorted(p.name for p in (recipes / stage).iterdir() if p.is_dir() and p.name.isupper())
-                if (recipes / stage).is_dir()
-                else []
-            )
-            raise UserError(
-                f"{ctx.config.where(name)}: {name}={value!r} is not a method rearbuild has",
-                hint=f"choose one of: {', '.join(known) or '(none yet)'}",
-            )
+    refuse(method_problems(ctx.settings, recipes, backs_up=ctx.options.workflow.backs_up))

@@ -104,3 +104,44 @@ def test_a_bash_error_about_a_huge_word_stays_short(rear_env: RearEnv, rearbuild
     status, _, err = rearbuild("dump")
     assert status == 1 and f"{local}: line 2: aaaa" in err
     assert len(err) < 2000
+
+
+def test_rear_idioms_load(rear_env: RearEnv, rearbuild: Run) -> None:
+    # ReaR's own default.conf documents these lines; users copy them into local.conf
+    rear_env.write(
+        "etc/local.conf",
+        "{ SSH_ROOT_PASSWORD='s3cr3t-value' ; } 2>>/dev/$SECRET_OUTPUT_DEV\n"
+        'KERNEL_CMDLINE="$(echo console=ttyS0) quiet"\n'
+        f"export TMPDIR={rear_env.tmpdir}\n",
+    )
+    status, out, err = rearbuild("-e", "dump")
+    assert status == 0, err
+    assert "SSH_ROOT_PASSWORD='s3cr3t-value'" in out
+    assert "KERNEL_CMDLINE='console=ttyS0 quiet'" in out
+    assert not any("s3cr3t-value" in p.read_text(errors="replace") for p in rear_env.log_dir.rglob("*") if p.is_file())
+
+
+def test_a_failing_command_at_load_time_names_file_and_line(rear_env: RearEnv, rearbuild: Run) -> None:
+    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\n\nKERNEL_FILE=$(ls /nonexistent-kernel-file)\n")
+    status, _, err = rearbuild("dump")
+    assert status == 1
+    assert f"{local}:3: a command run while reading the configuration failed: ls: cannot access" in err
+    # a command whose error output is discarded is quiet, as in ReaR
+    rear_env.write("etc/local.conf", "KERNEL_FILE=$(ls /nonexistent-kernel-file 2>/dev/null)\n")
+    assert rearbuild("dump")[0] == 0
+
+
+def test_export_tmpdir_moves_the_build_area(rear_env: RearEnv, rearbuild: Run) -> None:
+    roomy = rear_env.root / "roomy"
+    roomy.mkdir()
+    rear_env.write("etc/local.conf", f"export TMPDIR={roomy}\n")
+    rear_env.write(
+        "share/recipes/layout/save/default/100_where.py",
+        "def main(ctx):\n"
+        "    (ctx.paths.var_dir / 'where').write_text(f\"{ctx.build_dir} {ctx.text('BUILD_DIR')}\")\n",
+    )
+    status, _, err = rearbuild("savelayout")
+    assert status == 0, err
+    build_dir, configured = (rear_env.var_dir / "where").read_text().split()
+    assert Path(build_dir).parent == roomy and configured == build_dir
+    assert not rear_env.build_dirs()  # nothing left in the --tmpdir it was first made in

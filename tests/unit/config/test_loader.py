@@ -38,9 +38,9 @@ SSH_ROOT_PASSWORD='s3cr3t "quoted" $notexpanded'
 """
 
 
-def values(rear_env: RearEnv, run: Run, *extra: str) -> dict[str, str]:
-    status, out, err = run(*extra, "dump")
-    assert status == 0, err
+def values(rear_env: RearEnv, run: Run, *extra: str, status: int = 0) -> dict[str, str]:
+    got, out, err = run(*extra, "dump")
+    assert got == status, err
     result = {}
     for line in out.splitlines():
         if line.startswith("#") or "=" not in line:
@@ -53,7 +53,8 @@ def values(rear_env: RearEnv, run: Run, *extra: str) -> dict[str, str]:
 
 def test_realistic_rear_local_conf(rear_env: RearEnv, rearbuild: Run) -> None:
     local = rear_env.write("etc/local.conf", REALISTIC_LOCAL_CONF)
-    v = values(rear_env, rearbuild)
+    # nfs:// is not implemented yet: dump shows everything, then names the problem and exits 1
+    v = values(rear_env, rearbuild, status=1)
     assert v["BACKUP"] == f"'NETFS'  @{local}"
     assert v["BACKUP_URL"].startswith("'nfs://backupserver/srv/rear'")
     assert v["OUTPUT_URL"].startswith("'file:///var/lib/rear/output/iso'")
@@ -67,7 +68,7 @@ def test_realistic_rear_local_conf(rear_env: RearEnv, rearbuild: Run) -> None:
     assert v["KERNEL_CMDLINE"].startswith("' net.ifnames=0'")
     # secrets are masked unless -e
     assert v["SSH_ROOT_PASSWORD"].startswith("'***'")
-    exposed = values(rear_env, rearbuild, "-e")
+    exposed = values(rear_env, rearbuild, "-e", status=1)
     assert exposed["SSH_ROOT_PASSWORD"].startswith("""'s3cr3t "quoted" $notexpanded'""")
 
 

@@ -29,6 +29,7 @@ def test_destination() -> None:
     assert destination("", "usb:///dev/sdb1", "host1") is None  # not writable as OUTPUT_URL: not inherited
     assert destination("", "", "host1") is None
     assert destination("null://", "file:///srv/backup", "host1") is None
+    assert destination("null", "file:///srv/backup", "host1") is None  # ReaR's OUTPUT_URL=null
 
 
 def test_publish_copies_with_sha256_and_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,3 +103,10 @@ def test_publish_without_files_needs_a_recorded_build(tmp_path: Path) -> None:
     provenance = Provenance("web01", "6.1", "0.1.0", "", 1)
     record_latest(tmp_path / "latest.json", [iso], provenance)
     assert read_latest(tmp_path / "latest.json") == ([iso.resolve()], provenance)
+
+
+def test_output_url_null_keeps_the_results_where_they_were_built(tmp_path: Path) -> None:
+    # ReaR's OUTPUT_URL=null (used with BACKUP_URL=iso:///backup): accepted at the end of mkbackup, copied nowhere
+    iso = _result(tmp_path)
+    publish([iso], output_url="null", backup_url="iso:///backup", prefix="host1", known={}, log_file=None)
+    assert iso.is_file() and sorted(p.name for p in tmp_path.rglob("*") if p.is_file())[0] == "rescue.iso"
