@@ -13,13 +13,7 @@ from rearbuild.log import notice
 
 
 def main(ctx: Context) -> None:
-    settings = ExclusionSettings(
-        autoexclude_disks=ctx.flag("AUTOEXCLUDE_DISKS"),
-        autoexclude_multipath=ctx.flag("AUTOEXCLUDE_MULTIPATH"),
-        autoexclude_path=ctx.items("AUTOEXCLUDE_PATH"),
-        exclude_recreate=ctx.items("EXCLUDE_RECREATE"),
-        only_include_vg=ctx.items("ONLY_INCLUDE_VG"),
-    )
+    settings = ExclusionSettings.from_config(ctx.settings)
     probe = HostProbe()
     captured = capture_all(probe)
     for disk in captured.skipped_disks:
