@@ -41,9 +41,24 @@ def _is_physical(name: str) -> bool:
     return os.path.exists(_SYS_NET / name / "device")
 
 
+def _aggregation(link: dict[str, Any]) -> dict[str, Any]:
+    """What `ip -d` tells about bonds, bridges and teams (iproute2's JSON, "linkinfo"): the master's kind and bond
+    mode, a port's master, its state in a bond (ACTIVE/BACKUP) and its own MAC (a bond gives its ports its MAC;
+    the rescue system, without the bond, sees each port's permanent one)."""
+    info = link.get("linkinfo") or {}
+    slave = info.get("info_slave_data") or {}
+    return {
+        "kind": str(info.get("info_kind", "")),
+        "bond_mode": str((info.get("info_data") or {}).get("mode", "")),
+        "master": str(link.get("master", "")),
+        "port_state": str(slave.get("state", "")),
+        "permanent_mac": str(slave.get("perm_hwaddr") or link.get("permaddr") or ""),
+    }
+
+
 def collect_network(hostname: str) -> dict[str, Any]:
     interfaces = []
-    for link in _ip_json("addr", "show"):
+    for link in _ip_json("-d", "addr", "show"):
         name = str(link.get("ifname", ""))
         if not name or link.get("link_type") != "ether":
             continue
@@ -61,6 +76,7 @@ def collect_network(hostname: str) -> dict[str, Any]:
                 "up": "UP" in link.get("flags", []),
                 "addresses": addresses,
                 "dynamic": any(a.get("dynamic") for a in link.get("addr_info", [])),
+                **_aggregation(link),
             }
         )
     routes = sorted(
