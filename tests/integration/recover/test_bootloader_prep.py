@@ -21,3 +21,4 @@ def test_mkrescue_stops_in_prep(env: RearEnv, cli: Cli, line: str, expected: str
     assert status == 1
     assert expected in output, output
     assert not list(env.var_dir.rglob("*.iso")) and not (env.var_dir / "layout").exists()
+
