@@ -56,6 +56,19 @@ def _aggregation(link: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def parse_resolv_conf(text: str) -> tuple[list[str], list[str]]:
+    """The name servers and search domains of resolv.conf(5) text."""
+    nameservers: list[str] = []
+    search: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            nameservers.append(words[1])
+        elif words and words[0] in ("search", "domain"):
+            search.extend(words[1:])
+    return nameservers, search
+
+
 def collect_network(hostname: str) -> dict[str, Any]:
     interfaces = []
     for link in _ip_json("-d", "addr", "show"):
@@ -87,17 +100,10 @@ def collect_network(hostname: str) -> dict[str, Any]:
         ),
         key=lambda r: (r["dst"], r["dev"]),
     )
-    nameservers: list[str] = []
-    search: list[str] = []
     try:
-        for line in Path("/etc/resolv.conf").read_text().splitlines():
-            words = line.split()
-            if len(words) >= 2 and words[0] == "nameserver":
-                nameservers.append(words[1])
-            elif words and words[0] in ("search", "domain"):
-                search.extend(words[1:])
+        nameservers, search = parse_resolv_conf(Path("/etc/resolv.conf").read_text())
     except OSError:
-        pass
+        nameservers, search = [], []
     return {
         "hostname": hostname,
         "interfaces": sorted(interfaces, key=lambda i: i["name"]),

@@ -1,6 +1,7 @@
 """What of the host's network the rescue system configures: ReaR's EXCLUDE_NETWORK_INTERFACES,
 EXCLUDE_IP_ADDRESSES and SIMPLIFY_BONDING / SIMPLIFY_BRIDGE / SIMPLIFY_TEAMING (conf/default.conf;
-rescue/GNU/Linux/310_network_devices.sh), applied to collect.network's facts before they go into the manifest.
+rescue/GNU/Linux/310_network_devices.sh) and USE_RESOLV_CONF, applied to collect.network's facts before they go
+into the manifest.
 
 The rescue init configures physical interfaces only, found by MAC (skel/default/init, build.generated.network_conf):
 a bond, bridge or team is not rebuilt there. Simplifying one gives its addresses and routes to its first active
@@ -18,9 +19,12 @@ import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from rearbuild.config.model import Config
+from rearbuild.collect.network import parse_resolv_conf
+from rearbuild.config.model import Config, truth
+from rearbuild.errors import UserError
 
 log = logging.getLogger("rearbuild.collect.rescuenet")
 
@@ -46,6 +50,26 @@ class RescueNetSettings:
     exclude_interfaces: tuple[str, ...] = ()
     exclude_addresses: tuple[str, ...] = ()
     simplify: frozenset[Aggregate] = frozenset()
+    # USE_RESOLV_CONF (elements): () = the host's /etc/resolv.conf; a no-word = no name service; one existing file
+    # on this host = that file; otherwise the lines of the rescue system's resolv.conf.
+    resolv_conf: tuple[str, ...] = ()
+
+    def resolver(self, host_nameservers: list[str], host_search: list[str]) -> tuple[list[str], list[str]]:
+        """(name servers, search domains) of the rescue system (ReaR: build/GNU/Linux/630_verify_resolv_conf_file)."""
+        given = [x for x in self.resolv_conf if x.strip()]
+        if not given:
+            return host_nameservers, host_search
+        if len(given) == 1 and truth(given[0]) is False:
+            return [], []
+        if len(given) == 1 and given[0].startswith("/"):
+            try:
+                return parse_resolv_conf(Path(given[0]).read_text())
+            except OSError as exc:
+                raise UserError(
+                    f"USE_RESOLV_CONF={given[0]}: cannot read it: {exc.strerror}",
+                    hint="name an existing file, give the lines themselves, or set it to no",
+                ) from exc
+        return parse_resolv_conf("\n".join(given))
 
     @classmethod
     def from_config(cls, config: Config) -> RescueNetSettings:
@@ -53,6 +77,7 @@ class RescueNetSettings:
             exclude_interfaces=config.items("EXCLUDE_NETWORK_INTERFACES"),
             exclude_addresses=config.items("EXCLUDE_IP_ADDRESSES"),
             simplify=frozenset(a for a in Aggregate if config.flag(a.variable)),
+            resolv_conf=config.elements("USE_RESOLV_CONF"),
         )
 
 
@@ -113,4 +138,6 @@ def rescue_network(network: dict[str, Any], settings: RescueNetSettings) -> dict
         if dev in kept:
             routes.append({**route, "dev": dev})
     result["routes"] = routes
+    result["nameservers"], result["search"] = settings.resolver(list(result.get("nameservers", [])),
+                                                                list(result.get("search", [])))  # fmt: skip
     return result

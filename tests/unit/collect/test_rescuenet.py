@@ -3,12 +3,14 @@ network plan (etc/rear/network.conf, read by the rescue init) gets from a host w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rearbuild.build.generated import network_conf
 from rearbuild.collect.rescuenet import Aggregate, RescueNetSettings, rescue_network
+from rearbuild.errors import UserError
 from tests.conftest import RearEnv, shipped_config
 
 
@@ -86,3 +88,25 @@ def test_the_settings_are_rears_variables(rear_env: RearEnv) -> None:
     settings = RescueNetSettings.from_config(config)
     assert settings == RescueNetSettings(("eth9",), ("192.0.2.99",), frozenset({Aggregate.BOND, Aggregate.TEAM}))
     assert RescueNetSettings.from_config(shipped_config(rear_env, "", "mkrescue")) == RescueNetSettings()
+
+
+def test_use_resolv_conf_chooses_the_rescue_systems_name_service(tmp_path: Path) -> None:
+    host = {**HOST, "search": ["corp.example"]}
+    default = rescue_network(host, RescueNetSettings())
+    assert (default["nameservers"], default["search"]) == (["198.18.0.53"], ["corp.example"])
+    assert "dns 198.18.0.53\nsearch corp.example\n" in network_conf(default)
+    off = rescue_network(host, RescueNetSettings(resolv_conf=("no",)))
+    assert "dns" not in network_conf(off) and "search" not in network_conf(off)
+    lines = rescue_network(host, RescueNetSettings(resolv_conf=("search a.example b.example", "nameserver 192.0.2.9")))
+    assert network_conf(lines).endswith("dns 192.0.2.9\nsearch a.example b.example\n")
+    path = tmp_path / "resolv.conf.rescue"
+    path.write_text("# for the rescue system\nnameserver 192.0.2.7\n")
+    from_file = rescue_network(host, RescueNetSettings(resolv_conf=(str(path),)))
+    assert (from_file["nameservers"], from_file["search"]) == (["192.0.2.7"], [])
+    with pytest.raises(UserError, match=r"USE_RESOLV_CONF=/nonexistent/resolv\.conf: cannot read it"):
+        rescue_network(host, RescueNetSettings(resolv_conf=("/nonexistent/resolv.conf",)))
+
+
+def test_use_resolv_conf_lines_are_read_as_elements(rear_env: RearEnv) -> None:
+    config = shipped_config(rear_env, 'USE_RESOLV_CONF=( "search x.example" "nameserver 192.0.2.1" )\n', "mkrescue")
+    assert RescueNetSettings.from_config(config).resolv_conf == ("search x.example", "nameserver 192.0.2.1")
