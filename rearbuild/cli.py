@@ -34,7 +34,7 @@ from rearbuild.errors import InternalError, UserError
 from rearbuild.facts import Facts, KernelCmdline, detect
 from rearbuild.hostinstall import install
 from rearbuild.lock import RunLock
-from rearbuild.log import close_logfile, notice, open_logfile, setup_console, to_file
+from rearbuild.log import close_logfile, notice, open_logfile, save_log_as, setup_console, to_file
 from rearbuild.paths import Paths
 from rearbuild.recipe import interactive_shell
 from rearbuild.recover.options import TARGET_FS_ROOT
@@ -387,6 +387,9 @@ def _run(workflow: Workflow, options: Options, paths: Paths) -> int:
             log.error("hint: please report it with the log file")
             return 2
         finally:
+            # a lockless run (dump) must not replace the log LOGFILE keeps of a real one
+            if ctx is not None and logfile is not None and workflow.locking is not Locking.NONE:
+                save_log_as(logfile, ctx.text("LOGFILE"))
             if area is not None:
                 if _keep_build_dir(ctx, options, failed):
                     area.keep()

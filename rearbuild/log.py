@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import sys
 import time
@@ -144,6 +145,30 @@ def copy_log(log_file: Path, destination: Path) -> Path:
     _flush()
     destination.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log_file, destination)
+    return destination
+
+
+def save_log_as(log_file: Path, wanted: str) -> Path | None:
+    """ReaR's LOGFILE: the run logs to $LOG_DIR/rear-$HOSTNAME.log, and at its end the log is saved under the name
+    the configuration gives, when that differs (usr/sbin/rear, "Saving $RUNTIME_LOGFILE as $LOGFILE"). Something
+    that exists and is no regular file (/dev/null) is left alone, as ReaR does. 0600: the log names disks and
+    paths. Returns where it went, or None."""
+    destination = Path(wanted.strip()) if wanted.strip() else None
+    if destination is None or destination.absolute() == log_file.absolute():
+        return None
+    if destination.exists() and not destination.is_file():
+        return None
+    _flush()
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.unlink(missing_ok=True)
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(log_file.read_bytes())
+    except OSError as exc:
+        log.warning("the log was not saved as LOGFILE=%s: %s", destination, exc.strerror)
+        return None
+    log.info("log saved as %s (LOGFILE)", destination)
     return destination
 
 

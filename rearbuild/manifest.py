@@ -17,7 +17,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -174,6 +174,8 @@ class Manifest:
     layout: str = ""
     network: Mapping[str, Any] = field(default_factory=dict)
     missing: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # CLONE_USERS/CLONE_GROUPS: "passwd" and "group" lines added to the rescue system's (rearbuild.collect.accounts)
+    accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def file(self, path: str) -> FileRecord | None:
         return next((f for f in self.files if f.path == path), None)
@@ -195,6 +197,7 @@ class Manifest:
             "layout": self.layout,
             "network": self.network,
             "missing": {k: list(v) for k, v in sorted(self.missing.items())},
+            "accounts": {k: list(v) for k, v in sorted(self.accounts.items())},
             "files": [f.to_json() for f in self.files],
         }
 
@@ -245,6 +248,8 @@ class Manifest:
             layout=_field(data, "layout", str, source),
             network=_field(data, "network", dict, source),
             missing={str(k): tuple(v) for k, v in _field(data, "missing", dict, source).items()},
+            # absent from manifests written before CLONE_USERS existed: nothing was cloned
+            accounts={str(k): tuple(str(x) for x in v) for k, v in data.get("accounts", {}).items()},
         )
 
     @classmethod
@@ -363,6 +368,7 @@ def assemble(
     layout: str,
     network: Mapping[str, Any],
     missing: Missing,
+    accounts: Mapping[str, Sequence[str]] | None = None,
 ) -> Manifest:
     """Everything collected, as one manifest. layout: disklayout.conf's text; its time stamp says when
     savelayout ran, not what the layout is, and is left out so two collections of an unchanged host are equal."""
@@ -382,4 +388,5 @@ def assemble(
             "libraries": missing.libraries,
             "firmware": tuple(sorted(missing.firmware)),
         },
+        accounts={k: tuple(v) for k, v in (accounts or {}).items() if v},
     )

@@ -44,6 +44,7 @@ class RunState:
     modules: KernelModules | None = None
     python: PythonRuntime | None = None
     network: dict[str, Any] = field(default_factory=dict)  # collect.network's JSON-shaped facts
+    accounts: dict[str, list[str]] = field(default_factory=dict)  # CLONE_USERS/CLONE_GROUPS: collect.accounts
     records: list[FileRecord] = field(default_factory=list)  # manifest records, in the order recipes add them
     executables: list[str] = field(default_factory=list)  # files whose libraries the image needs too
     programs_missing: tuple[str, ...] = ()

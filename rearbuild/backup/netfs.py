@@ -71,6 +71,7 @@ class NetfsSettings:
     only_include: bool = False  # BACKUP_ONLY_INCLUDE
     exclude: tuple[str, ...] = ()  # BACKUP_PROG_EXCLUDE
     only_exclude: bool = False  # BACKUP_ONLY_EXCLUDE
+    exclude_mountpoints: tuple[str, ...] = ()  # EXCLUDE_MOUNTPOINTS: file systems recreated but not backed up
 
     @property
     def key(self) -> str:
@@ -213,6 +214,7 @@ def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: 
         only_include=config.flag("BACKUP_ONLY_INCLUDE"),
         exclude=config.items("BACKUP_PROG_EXCLUDE"),
         only_exclude=config.flag("BACKUP_ONLY_EXCLUDE"),
+        exclude_mountpoints=config.items("EXCLUDE_MOUNTPOINTS"),
     )
 
 
@@ -269,6 +271,7 @@ def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Select
         exclude=s.exclude,
         extra_excludes=extra,
         only_exclude=s.only_exclude,
+        exclude_mountpoints=s.exclude_mountpoints,
         never=places.never_backed_up,
     )
     for path in chosen.missing:

@@ -57,6 +57,7 @@ def select(
     exclude: Sequence[str] = (),
     extra_excludes: Sequence[str] = (),
     only_exclude: bool = False,
+    exclude_mountpoints: Sequence[str] = (),
     never: Sequence[str] = (),
     device_of: Callable[[str], int | None] = _device,
 ) -> Selection:
@@ -71,6 +72,10 @@ def select(
     layout_excluded: tuple[str, ...] = ()
     if layout is not None:
         mounted, layout_excluded = layout_mountpoints(layout)
+    # EXCLUDE_MOUNTPOINTS: the layout's file systems left out of the backup (ReaR's 400_create_include_exclude_files:
+    # not included, and excluded as "$mountpoint/" unless BACKUP_ONLY_EXCLUDE).
+    skipped = {os.path.normpath(m) for m in exclude_mountpoints if m}
+    mounted = tuple(m for m in mounted if m not in skipped)
     candidates = [*([] if only_include else mounted), *include]
     includes: list[str] = []
     missing: list[str] = []
@@ -90,6 +95,7 @@ def select(
     if not only_exclude:
         excludes += [p for p in extra_excludes if p]
         excludes += [m for m in layout_excluded if m not in includes]
+        excludes += [m for m in sorted(skipped) if m not in includes]
     return Selection(tuple(includes), tuple(dict.fromkeys(excludes)), tuple(missing))
 
 

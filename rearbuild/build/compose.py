@@ -11,6 +11,7 @@ from pathlib import Path
 from rearbuild.build.cpio import Entry, Kind
 from rearbuild.build.generated import generated_entries
 from rearbuild.build.rootfs import BASE_DIRS, BASE_NODES, Rootfs, manifest_entries, skel_entries
+from rearbuild.collect.accounts import merged
 from rearbuild.collect.ldso.closure import Unresolved
 from rearbuild.collect.ldso.mapped import ImageLink
 from rearbuild.collect.ldso.verify import verify_rootfs
@@ -40,6 +41,7 @@ def compose(
     rootfs.extend(BASE_NODES)
     rootfs.extend(manifest_entries(manifest, sources(manifest, bundle), links))
     rootfs.extend(skel_entries(skel_dir, skel_layers))
+    rootfs.extend(cloned_accounts(rootfs, manifest.accounts))
     rootfs.extend(
         generated_entries(
             manifest=manifest,
@@ -52,6 +54,19 @@ def compose(
         )
     )
     return rootfs
+
+
+def cloned_accounts(rootfs: Rootfs, accounts: Mapping[str, Sequence[str]]) -> list[Entry]:
+    """The skeleton's etc/passwd and etc/group with the manifest's CLONE_USERS/CLONE_GROUPS lines added."""
+    entries: list[Entry] = []
+    for name in ("passwd", "group"):
+        lines = accounts.get(name, ())
+        skeleton = rootfs.entries.get(f"etc/{name}")
+        if not lines or skeleton is None:
+            continue
+        data = skeleton.data if skeleton.data is not None else skeleton.source.read_bytes() if skeleton.source else b""
+        entries.append(Entry.from_bytes(f"etc/{name}", merged(data, lines), skeleton.mode))
+    return entries
 
 
 def unresolved_libraries(rootfs: Rootfs) -> tuple[Unresolved, ...]:

@@ -43,6 +43,8 @@ def network_conf(network: Mapping[str, Any]) -> str:
         if route.get("gateway") and route.get("dev") in macs:
             lines.append(f"route {route['dst']} {route['gateway']} {macs[route['dev']]}")
     lines += [f"dns {ns}" for ns in network.get("nameservers", [])]
+    if network.get("search"):
+        lines.append("search " + " ".join(network["search"]))
     return "".join(line + "\n" for line in lines)
 
 

@@ -41,9 +41,37 @@ def _is_physical(name: str) -> bool:
     return os.path.exists(_SYS_NET / name / "device")
 
 
+def _aggregation(link: dict[str, Any]) -> dict[str, Any]:
+    """What `ip -d` tells about bonds, bridges and teams (iproute2's JSON, "linkinfo"): the master's kind and bond
+    mode, a port's master, its state in a bond (ACTIVE/BACKUP) and its own MAC (a bond gives its ports its MAC;
+    the rescue system, without the bond, sees each port's permanent one)."""
+    info = link.get("linkinfo") or {}
+    slave = info.get("info_slave_data") or {}
+    return {
+        "kind": str(info.get("info_kind", "")),
+        "bond_mode": str((info.get("info_data") or {}).get("mode", "")),
+        "master": str(link.get("master", "")),
+        "port_state": str(slave.get("state", "")),
+        "permanent_mac": str(slave.get("perm_hwaddr") or link.get("permaddr") or ""),
+    }
+
+
+def parse_resolv_conf(text: str) -> tuple[list[str], list[str]]:
+    """The name servers and search domains of resolv.conf(5) text."""
+    nameservers: list[str] = []
+    search: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            nameservers.append(words[1])
+        elif words and words[0] in ("search", "domain"):
+            search.extend(words[1:])
+    return nameservers, search
+
+
 def collect_network(hostname: str) -> dict[str, Any]:
     interfaces = []
-    for link in _ip_json("addr", "show"):
+    for link in _ip_json("-d", "addr", "show"):
         name = str(link.get("ifname", ""))
         if not name or link.get("link_type") != "ether":
             continue
@@ -61,6 +89,7 @@ def collect_network(hostname: str) -> dict[str, Any]:
                 "up": "UP" in link.get("flags", []),
                 "addresses": addresses,
                 "dynamic": any(a.get("dynamic") for a in link.get("addr_info", [])),
+                **_aggregation(link),
             }
         )
     routes = sorted(
@@ -71,17 +100,10 @@ def collect_network(hostname: str) -> dict[str, Any]:
         ),
         key=lambda r: (r["dst"], r["dev"]),
     )
-    nameservers: list[str] = []
-    search: list[str] = []
     try:
-        for line in Path("/etc/resolv.conf").read_text().splitlines():
-            words = line.split()
-            if len(words) >= 2 and words[0] == "nameserver":
-                nameservers.append(words[1])
-            elif words and words[0] in ("search", "domain"):
-                search.extend(words[1:])
+        nameservers, search = parse_resolv_conf(Path("/etc/resolv.conf").read_text())
     except OSError:
-        pass
+        nameservers, search = [], []
     return {
         "hostname": hostname,
         "interfaces": sorted(interfaces, key=lambda i: i["name"]),

@@ -108,6 +108,13 @@ class Config:
             return tuple(value.split())
         return tuple(v if isinstance(v, str) else v[1] for v in value)
 
+    def elements(self, name: str) -> tuple[str, ...]:
+        """bash's "${NAME[@]}": an array's elements, a non-empty scalar as one element (not split into words)."""
+        value = self._get(name).value
+        if isinstance(value, str):
+            return (value,) if value else ()
+        return self.items(name)
+
     def flag(self, name: str) -> bool:
         """True for ReaR's yes-words; empty and the no-words are false; anything else is an error."""
         return bool(self.tristate(name))

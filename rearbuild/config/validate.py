@@ -120,9 +120,33 @@ def method_problems(config: Config, recipes: Path, *, backs_up: bool = True) -> 
     return found
 
 
+def setting_problems(config: Config) -> list[Problem]:
+    """Settings whose value recovery could not honour (BOOTLOADER, GRUB_RESCUE=y): prep refuses them too
+    (recipes/prep/default/030_check_bootloader.py), dump and -s report them with the rest."""
+    # imported here: rearbuild.recover reads configurations itself
+    from rearbuild.recover.bootloader import Bootloader, check_grub_rescue
+
+    found: list[Problem] = []
+    for name in ("BOOTLOADER", "GRUB_RESCUE"):
+        if name not in config:
+            continue
+        try:
+            if name == "BOOTLOADER":
+                Bootloader.parse(config.text(name), config.where(name))
+            else:
+                check_grub_rescue(config.flag(name), config.where(name))
+        except UserError as exc:
+            found.append(Problem(exc.message, exc.hint or ""))
+    return found
+
+
 def problems(config: Config, recipes: Path, shipped: str, *, backs_up: bool = True) -> list[Problem]:
     """Every problem; shipped: the share directory (what its own conf files set is not the user's doing)."""
-    return [*variable_problems(config, shipped), *method_problems(config, recipes, backs_up=backs_up)]
+    return [
+        *variable_problems(config, shipped),
+        *method_problems(config, recipes, backs_up=backs_up),
+        *setting_problems(config),
+    ]
 
 
 def refuse(found: list[Problem]) -> None:

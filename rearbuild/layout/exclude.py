@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 
+from rearbuild.config.model import Config
 from rearbuild.layout.deps import DependencyGraph, build_graph
 from rearbuild.layout.model import Entry, Item, Keyword, Layout, LvmDev, LvmGrp
 from rearbuild.layout.spec.registry import spec_of
@@ -39,6 +40,45 @@ class ExclusionSettings:
     exclude_recreate: tuple[str, ...] = ()
     # ONLY_INCLUDE_VG=( vg00 ): when not empty, every other volume group is excluded.
     only_include_vg: tuple[str, ...] = ()
+    # EXCLUDE_COMPONENTS=( "fs:/var/cache" "/dev/system" ): ReaR's older name of EXCLUDE_RECREATE, same meaning.
+    exclude_components: tuple[str, ...] = ()
+    # EXCLUDE_MD=( md0 ) and EXCLUDE_VG=( vgdata ): RAID arrays and volume groups by name ("/dev/" optional).
+    exclude_md: tuple[str, ...] = ()
+    exclude_vg: tuple[str, ...] = ()
+    # EXCLUDE_MOUNTPOINTS=( /data ): these file systems are still recreated (empty: ReaR 2.7 keeps them, fstab
+    # may name them) but are not backed up, and a disk only they use is no reason to keep the disk.
+    exclude_mountpoints: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, config: Config, *, automatic: bool = True) -> ExclusionSettings:
+        """The variables of the effective configuration. automatic=False leaves the AUTOEXCLUDE_* rules out:
+        recovery applies only what the user names (the saved layout has the automatic ones already)."""
+        return cls(
+            autoexclude_disks=automatic and config.flag("AUTOEXCLUDE_DISKS"),
+            autoexclude_multipath=automatic and config.flag("AUTOEXCLUDE_MULTIPATH"),
+            autoexclude_path=config.items("AUTOEXCLUDE_PATH") if automatic else (),
+            exclude_recreate=config.items("EXCLUDE_RECREATE"),
+            only_include_vg=config.items("ONLY_INCLUDE_VG"),
+            exclude_components=config.items("EXCLUDE_COMPONENTS"),
+            exclude_md=config.items("EXCLUDE_MD"),
+            exclude_vg=config.items("EXCLUDE_VG"),
+            exclude_mountpoints=tuple(m.rstrip("/") or "/" for m in config.items("EXCLUDE_MOUNTPOINTS")),
+        )
+
+    def named(self) -> tuple[tuple[str, str], ...]:
+        """(variable, component name) of every component excluded by name, in ReaR's order (310_include_exclude:
+        EXCLUDE_MD, EXCLUDE_VG, EXCLUDE_COMPONENTS, EXCLUDE_RECREATE)."""
+        return (
+            *(("EXCLUDE_MD", _dev(md)) for md in self.exclude_md),
+            *(("EXCLUDE_VG", _dev(vg)) for vg in self.exclude_vg),
+            *(("EXCLUDE_COMPONENTS", c) for c in self.exclude_components),
+            *(("EXCLUDE_RECREATE", c) for c in self.exclude_recreate),
+        )
+
+
+def _dev(name: str) -> str:
+    """ReaR prepends /dev/ to EXCLUDE_MD and EXCLUDE_VG names; its own examples give them with /dev/: both work."""
+    return "/dev/" + name.removeprefix("/dev/").lstrip("/")
 
 
 def _under(path: str, mountpoint: str) -> bool:
@@ -54,9 +94,9 @@ def excluded_components(layout: Layout, settings: ExclusionSettings, graph: Depe
         excluded.add(name)
         excluded.update(graph.dependents(name))
 
-    for name in settings.exclude_recreate:
+    for variable, name in settings.named():
         if graph.get(name) is None:
-            log.warning("EXCLUDE_RECREATE names %s, which is not in the disk layout", name)
+            log.warning("%s names %s, which is not in the disk layout", variable, name)
             continue
         exclude_tree(name)
 
@@ -81,7 +121,10 @@ def excluded_components(layout: Layout, settings: ExclusionSettings, graph: Depe
             if component.type not in (Keyword.DISK, Keyword.MULTIPATH):
                 continue
             used = any(
-                (user := graph.get(name)) is not None and spec_of(user.record).user and name not in excluded
+                (user := graph.get(name)) is not None
+                and spec_of(user.record).user
+                and name not in excluded
+                and user.mountpoint not in settings.exclude_mountpoints
                 for name in graph.dependents(component.name)
             )
             if not used:

@@ -71,6 +71,17 @@ class SerialConsole:
     unit: int = 0
     speed: int = 115200
 
+    @classmethod
+    def from_cmdline(cls, cmdline: Sequence[str]) -> SerialConsole | None:
+        """The port of the first console=ttyS<N>[,<speed>...] kernel parameter, so that the boot menu appears where
+        the kernel and the rescue shell will talk; None without one (isolinux and GRUB know only PC ports, ttyS)."""
+        for word in cmdline:
+            match = _SERIAL_CONSOLE.fullmatch(word)
+            if match:
+                # no speed: the kernel's default, 9600 (Documentation/admin-guide/serial-console.rst)
+                return cls(unit=int(match.group(1)), speed=int(match.group(2) or 9600))
+        return None
+
 
 @dataclass(frozen=True)
 class BootMenu:
@@ -115,6 +126,7 @@ class BootMenu:
 
 
 _BLANK = re.compile(r"\s")
+_SERIAL_CONSOLE = re.compile(r"console=ttyS([0-9]+)(?:,([0-9]+)[^ ]*)?")
 _WORD = re.compile(r"[A-Za-z0-9_.-]+")
 _UNSAFE_PATH = re.compile(r"[\s\"'$;\\]")
 _UNSAFE_TITLE = re.compile(r"[\n\r\"'$\\]")

@@ -16,9 +16,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 from rearbuild.backup.progress import Progress
+from rearbuild.config.model import Config
 from rearbuild.errors import UserError
+from rearbuild.facts import KernelCmdline
 from rearbuild.output.bootloader import EfiLoader, IsolinuxFiles, SignedShim, find_isolinux
 from rearbuild.output.bootmenu import (
     BootMenu,
@@ -29,6 +32,7 @@ from rearbuild.output.bootmenu import (
 from rearbuild.output.efi import write_fat_image
 from rearbuild.output.iso import DEFAULT_VOLUME_ID, IsoBoot, IsoImage, IsoSource, write_iso
 from rearbuild.output.pinned import derive_bytes, derive_u32
+from rearbuild.output.serialconsole import SerialSettings
 
 ISOLINUX_DIR = "/isolinux"
 KERNEL_PATH = f"{ISOLINUX_DIR}/kernel"
@@ -36,16 +40,26 @@ INITRD_PATH = f"{ISOLINUX_DIR}/initrd.cgz"
 EFI_IMAGE_PATH = "/boot/efiboot.img"
 GRUB_CFG_PATH = "/boot/grub/grub.cfg"
 DISK_INFO_PATH = "/.disk/info"
-TTYS0 = SerialConsole(unit=0, speed=115200)
 # The rescue system talks on the first serial port and on the screen; the last console= gets /dev/console.
 CONSOLES = ("console=tty0", "console=ttyS0,115200")
 
 
-def rescue_cmdline(extra: Sequence[str], copied: Sequence[str] = ()) -> list[str]:
-    """The rescue kernel's parameters: the consoles, KERNEL_CMDLINE, and the running system's parameters that
-    change device naming (ReaR's COPY_KERNEL_PARAMETERS; `copied` holds them) unless already given."""
-    words = [*CONSOLES, *extra]
+def rescue_cmdline(
+    extra: Sequence[str], copied: Sequence[str] = (), consoles: Sequence[str] = CONSOLES
+) -> list[str]:
+    """The rescue kernel's parameters: the consoles (rearbuild.output.serialconsole), KERNEL_CMDLINE, and the
+    running system's parameters that change device naming (ReaR's COPY_KERNEL_PARAMETERS; `copied` holds them)
+    unless already given."""
+    words = [*consoles, *extra]
     return words + [w for w in copied if w not in words]
+
+
+def kernel_cmdline(config: Config, running: KernelCmdline) -> list[str]:
+    """The rescue kernel's parameters from the configuration: the consoles (USE_SERIAL_CONSOLE,
+    SERIAL_CONSOLE_DEVICES), KERNEL_CMDLINE, and the COPY_KERNEL_PARAMETERS of the running system's command line."""
+    consoles = SerialSettings.from_config(config).kernel_consoles()
+    return rescue_cmdline(config.items("KERNEL_CMDLINE"), running.with_keys(config.items("COPY_KERNEL_PARAMETERS")),
+                          consoles)  # fmt: skip
 
 
 def extra_iso_files(iso_files: Sequence[str], from_stages: Mapping[str, Path]) -> dict[str, IsoSource]:
@@ -86,7 +100,7 @@ def build_rescue_iso(
     iso_default: IsoDefault = IsoDefault.BOOTHD,
     timeout_ds: int | None = 50,
     recover_mode: str | None = None,
-    serial: SerialConsole | None = TTYS0,
+    serial: SerialConsole | Literal["cmdline"] | None = "cmdline",
     efi_loader: EfiLoader | None = EfiLoader.STANDALONE_GRUB,
     signed_chain: SignedShim | None = None,
     volume_id: str = DEFAULT_VOLUME_ID,
@@ -97,7 +111,8 @@ def build_rescue_iso(
 ) -> IsoImage:
     """Build the bootable rescue ISO at `out`.
 
-    cmdline: kernel parameters of the Linux entries (e.g. console=tty0 console=ttyS0,115200).
+    cmdline: kernel parameters of the Linux entries (e.g. console=tty0 console=ttyS0,115200); the boot menus talk
+    on the serial port of its first console=ttyS (serial="cmdline", the default), or on `serial`.
     iso_default, timeout_ds, recover_mode: ReaR's ISO_DEFAULT, the menu timeout in 1/10 s (None: wait),
     ISO_RECOVER_MODE. efi_loader None makes a BIOS-only ISO; signed_chain: the shim and GRUB of SIGNED_SHIM
     (rearbuild.output.secureboot; None: the distribution's). extra_files: more files (ISO path -> source);
@@ -117,7 +132,7 @@ def build_rescue_iso(
         default=iso_default,
         timeout_ds=timeout_ds,
         recover_mode=recover_mode,
-        serial=serial,
+        serial=SerialConsole.from_cmdline(cmdline) if serial == "cmdline" else serial,
     )
     syslinux = isolinux if isolinux is not None else find_isolinux()
     files: dict[str, IsoSource] = {

@@ -39,6 +39,61 @@ class Firmware(enum.Enum):
         return {Firmware.BIOS: "i386-pc", Firmware.UEFI: "x86_64-efi"}[self]
 
 
+class Bootloader(enum.Enum):
+    """ReaR's BOOTLOADER: the boot loader recovery installs; empty: the one the rescue system's firmware boots
+    (ReaR guesses it from the disks, layout/save/default/445_guess_bootloader.sh). rearbuild installs GRUB2 only."""
+
+    AUTO = ""
+    GRUB2 = "GRUB2"
+    GRUB2_EFI = "GRUB2-EFI"
+    EFI = "EFI"  # ReaR's "UEFI, whatever loader": GRUB2 on UEFI here
+
+    @classmethod
+    def parse(cls, value: str, where: str = "BOOTLOADER") -> Bootloader:
+        word = value.strip().upper()
+        try:
+            return cls(word)
+        except ValueError:
+            pass
+        choices = "GRUB2 (BIOS), GRUB2-EFI or EFI (UEFI), or empty (what the firmware boots)"
+        if word in _REAR_ONLY:
+            raise UserError(
+                f"{where}: BOOTLOADER={value.strip()} ({_REAR_ONLY[word]}) is not one rearbuild can install",
+                hint=f"rearbuild installs GRUB2: set BOOTLOADER to {choices}",
+            )
+        raise UserError(f"{where}: BOOTLOADER={value.strip()!r} is not a boot loader ReaR knows",
+                        hint=f"set BOOTLOADER to {choices}")  # fmt: skip
+
+    @property
+    def firmware(self) -> Firmware | None:
+        """The firmware GRUB is installed for; None: the rescue system's own (Firmware.current())."""
+        return {Bootloader.GRUB2: Firmware.BIOS, Bootloader.GRUB2_EFI: Firmware.UEFI,
+                Bootloader.EFI: Firmware.UEFI}.get(self)  # fmt: skip
+
+
+# ReaR 2.7's other values (layout/save/default/450_check_bootloader_files.sh) and what they are.
+_REAR_ONLY = {
+    "GRUB": "GRUB Legacy",
+    "ELILO": "the EFI Linux loader",
+    "LILO": "the Linux loader",
+    "PPC": "PowerPC's yaboot/PReP",
+    "ARM": "ARM boards' firmware loaders",
+    "ARM-ALLWINNER": "Allwinner's second stage loader",
+    "ZIPL": "the IBM Z loader",
+}
+
+
+def check_grub_rescue(enabled: bool, where: str) -> None:
+    """ReaR's GRUB_RESCUE=y adds a rescue entry to this host's GRUB (the one setting with which mkrescue changes
+    the running system); rearbuild does not touch the host's boot configuration."""
+    if enabled:
+        raise UserError(
+            f"{where}: GRUB_RESCUE=y (a rescue system entry in this host's GRUB menu) is not supported",
+            hint="boot the rescue image from its medium (ISO, USB, PXE), or add a menu entry for "
+            "rear-$HOSTNAME.efi (OUTPUT=UKI) yourself; set GRUB_RESCUE=n",
+        )
+
+
 # Debian's signed boot chain in the restored system, and the packages that hold it.
 SIGNED_CHAIN_FILES = ("usr/lib/shim/shimx64.efi.signed", "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed")
 SIGNED_CHAIN_PACKAGES = ("shim-signed", "grub-efi-amd64-signed")

@@ -34,9 +34,15 @@ class Source:
 
 
 def load(
-    config_dir: Path, saved: Path, *, exclude_recreate: Sequence[str] = (), only_include_vg: Sequence[str] = ()
+    config_dir: Path,
+    saved: Path,
+    *,
+    exclude_recreate: Sequence[str] = (),
+    only_include_vg: Sequence[str] = (),
+    exclusions: ExclusionSettings | None = None,
 ) -> Source:
-    """The layout to recreate, with disk mappings and EXCLUDE_RECREATE/ONLY_INCLUDE_VG applied. saved is
+    """The layout to recreate, with disk mappings and the named exclusions applied (EXCLUDE_RECREATE and
+    ONLY_INCLUDE_VG, or all of `exclusions`: EXCLUDE_MD, EXCLUDE_VG, EXCLUDE_COMPONENTS too). saved is
     DISKLAYOUT_FILE; a disklayout.conf in config_dir replaces it. A UserError (file:line) when the layout
     as a whole cannot be recreated (rearbuild.layout.validate)."""
     override = config_dir / "disklayout.conf"
@@ -63,7 +69,7 @@ def load(
             notice("disks mapped by %s: %s", path, ", ".join(f"{a} -> {b}" for a, b in mapping.items()))
             reasons.append(f"{path} maps disks")
             break
-    settings = ExclusionSettings(
+    settings = exclusions or ExclusionSettings(
         autoexclude_disks=False,
         autoexclude_multipath=False,
         autoexclude_path=(),

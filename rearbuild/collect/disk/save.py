@@ -40,7 +40,7 @@ def header(probe: Probe, now: float | None = None) -> tuple[str, ...]:
 
 
 def _excluded_by_user(problem: Unrecreatable, settings: ExclusionSettings) -> bool:
-    if problem.component in settings.exclude_recreate:
+    if problem.component in {name for _, name in settings.named()}:
         return True
     for path in settings.autoexclude_path:
         base = path.rstrip("/") or "/"

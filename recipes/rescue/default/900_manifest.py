@@ -27,6 +27,7 @@ def main(ctx: Context) -> None:
         modules_load=modules.load_order,
         layout=layout_file.read_text() if layout_file.is_file() else "",
         network=ctx.state.network,
+        accounts=ctx.state.accounts,
         missing=Missing(
             ctx.state.programs_missing, ctx.state.libraries_unresolved, tuple(m.name for m in modules.missing_firmware)
         ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rearbuild.context import Context
+from rearbuild.layout.exclude import ExclusionSettings
 from rearbuild.recover.mountplan import mount_plan
 from rearbuild.recover.recreate import load, make_plan
 
@@ -16,8 +17,7 @@ def main(ctx: Context) -> None:
     source = load(
         ctx.paths.config_dir,
         Path(ctx.text("DISKLAYOUT_FILE")),
-        exclude_recreate=ctx.items("EXCLUDE_RECREATE"),
-        only_include_vg=ctx.items("ONLY_INCLUDE_VG"),
+        exclusions=ExclusionSettings.from_config(ctx.settings, automatic=False),
     )
     ctx.state.recover_layout = source.layout
     ctx.state.device_mappings = source.renamed

@@ -84,3 +84,8 @@ def test_a_missing_archive_names_the_kept_old_copy(rear_env: RearEnv, tmp_path: 
         verify_backup(settings(config, key=KeyNeed.ASK), tmp_path / "mnt")
     assert str(kept) in raised.value.message + (raised.value.hint or "")
     assert "NETFS_KEEP_OLD_BACKUP_COPY" in (raised.value.hint or "")
+
+
+def test_exclude_mountpoints_reach_the_backup_selection(rear_env: RearEnv) -> None:
+    s = settings(shipped_config(rear_env, NETFS + "EXCLUDE_MOUNTPOINTS=( /srv/data /home )\n"), key=KeyNeed.CONFIGURED)
+    assert s.exclude_mountpoints == ("/srv/data", "/home")

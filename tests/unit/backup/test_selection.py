@@ -51,3 +51,13 @@ def test_excluded_file_systems_are_excluded_from_the_backup() -> None:
         layout, only_exclude=True, exclude=("/x",), extra_excludes=("/build",), device_of=_devices({"/": 1})
     )
     assert only_exclude.excludes == ("/x",)
+
+
+def test_exclude_mountpoints_are_neither_included_nor_archived() -> None:
+    layout = read_layout(FIXTURES / "gpt_lvm.conf")
+    devices = _devices({"/": 1, "/home": 2, "/boot/efi": 3})
+    chosen = select(layout, exclude_mountpoints=("/home/",), device_of=devices)
+    assert set(chosen.includes) == {"/", "/boot/efi"} and chosen.excludes == ("/home",)
+    # BACKUP_ONLY_EXCLUDE: only BACKUP_PROG_EXCLUDE is excluded (ReaR's rule), the mount point still is not included
+    only = select(layout, exclude_mountpoints=("/home",), only_exclude=True, device_of=devices)
+    assert "/home" not in only.includes and only.excludes == ()

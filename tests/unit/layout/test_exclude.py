@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rearbuild.layout.deps import creation_order
@@ -9,6 +10,7 @@ from rearbuild.layout.disklayout import format_layout, parse_layout, read_layout
 from rearbuild.layout.exclude import ExclusionSettings, apply_exclusions, exclude_virtual
 from rearbuild.layout.model import Layout
 from rearbuild.layout.validate import validate
+from tests.conftest import RearEnv, shipped_config
 
 FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "layout"
 NOTHING = ExclusionSettings(autoexclude_disks=False, autoexclude_multipath=False, autoexclude_path=())
@@ -107,3 +109,43 @@ def test_a_loop_device_the_layout_describes_is_kept() -> None:
     text = (FIXTURES / "wholedisk.conf").read_text().replace("/dev/vdb", "/dev/loop7")
     layout, names = exclude_virtual(parse_layout(text))
     assert names == () and layout == parse_layout(text)
+
+
+def test_exclude_md_takes_the_array_and_what_is_on_it() -> None:
+    # ReaR's example writes /dev/md0, its script prepends /dev/ to the name: both forms work here
+    for name in ("md0", "/dev/md0"):
+        layout = apply_exclusions(read_layout(FIXTURES / "raid1_lvm.conf"), replace(NOTHING, exclude_md=(name,)))
+        assert [line.split()[:2] for line in commented(layout)] == [["#raidarray", "/dev/md0"], ["#fs", "/dev/md0"]]
+
+
+def test_exclude_vg_takes_its_pvs_lvs_and_file_systems() -> None:
+    layout = apply_exclusions(read_layout(FIXTURES / "raid1_lvm.conf"), replace(NOTHING, exclude_vg=("vg_raid",)))
+    names = [c.name for c in creation_order(layout)]
+    assert not [n for n in names if "vg_raid" in n or n in ("fs:/", "fs:/var")]
+    assert "/dev/md1" in names and "fs:/boot" not in names  # /boot is mounted below the excluded /
+
+
+def test_exclude_components_is_exclude_recreate() -> None:
+    layout = read_layout(FIXTURES / "luks_lvm.conf")
+    by_old_name = apply_exclusions(layout, replace(NOTHING, exclude_components=("fs:/boot",)))
+    by_new_name = apply_exclusions(layout, replace(NOTHING, exclude_recreate=("fs:/boot",)))
+    assert format_layout(by_old_name) == format_layout(by_new_name)
+    assert [line.split()[2] for line in commented(by_old_name)] == ["/boot", "/boot/efi"]
+
+
+def test_a_disk_used_only_by_excluded_mountpoints_is_autoexcluded() -> None:
+    layout = read_layout(FIXTURES / "wholedisk.conf")
+    # AUTOEXCLUDE_PATH off: /mnt/scratch on vdb keeps vdb; EXCLUDE_MOUNTPOINTS makes it unused
+    kept = apply_exclusions(layout, ExclusionSettings(autoexclude_path=()))
+    assert not commented(kept)
+    gone = apply_exclusions(layout, ExclusionSettings(autoexclude_path=(), exclude_mountpoints=("/mnt/scratch",)))
+    assert [line.split()[1] for line in commented(gone)] == ["/dev/vdb", "/dev/vdb", "/dev/vdb1"]
+
+
+def test_exclusions_are_read_from_rears_variables(rear_env: RearEnv) -> None:
+    config = shipped_config(rear_env, "EXCLUDE_VG=( vgdata )\nEXCLUDE_MD=/dev/md1\nEXCLUDE_COMPONENTS=( fs:/x )\n"
+                                      "EXCLUDE_MOUNTPOINTS=( /data/ )\n")  # fmt: skip
+    settings = ExclusionSettings.from_config(config, automatic=False)
+    assert settings.named() == (("EXCLUDE_MD", "/dev/md1"), ("EXCLUDE_VG", "/dev/vgdata"),
+                                ("EXCLUDE_COMPONENTS", "fs:/x"))  # fmt: skip
+    assert settings.exclude_mountpoints == ("/data",) and not settings.autoexclude_disks

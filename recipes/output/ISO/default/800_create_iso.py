@@ -9,7 +9,7 @@ from rearbuild.checksum import sha256_file
 from rearbuild.context import Context
 from rearbuild.log import notice
 from rearbuild.output.bootmenu import IsoDefault, Templates
-from rearbuild.output.rescue_iso import build_rescue_iso, check_file_sizes, extra_iso_files, rescue_cmdline
+from rearbuild.output.rescue_iso import build_rescue_iso, check_file_sizes, extra_iso_files, kernel_cmdline
 from rearbuild.output.secureboot import efi_boot_for
 from rearbuild.secureboot import SecureBootState
 from rearbuild.state import required
@@ -29,7 +29,7 @@ def main(ctx: Context) -> None:
         initrd=initrd.path,
         epoch=ctx.epoch,
         seed=f"{manifest.facts.get('HOSTNAME', '')}:{sha256_file(initrd.path)}",
-        cmdline=rescue_cmdline(ctx.items("KERNEL_CMDLINE"), ctx.cmdline.with_keys(ctx.items("COPY_KERNEL_PARAMETERS"))),
+        cmdline=kernel_cmdline(ctx.settings, ctx.cmdline),
         iso_default=IsoDefault.parse(ctx.text("ISO_DEFAULT")),
         timeout_ds=ctx.number("ISO_SYSLINUX_TIMEOUT"),
         recover_mode=ctx.text("ISO_RECOVER_MODE").strip() or None,

@@ -9,7 +9,7 @@ from pathlib import Path
 from rearbuild import __version__
 from rearbuild.context import Context
 from rearbuild.log import notice
-from rearbuild.output.rescue_iso import rescue_cmdline
+from rearbuild.output.rescue_iso import kernel_cmdline
 from rearbuild.output.signing import SigningKey
 from rearbuild.output.uki import build_uki, find_stub, os_release, signed_copy
 from rearbuild.state import required
@@ -19,7 +19,7 @@ def main(ctx: Context) -> None:
     manifest = required(ctx.state.manifest, "the manifest")
     initrd = required(ctx.state.initrd, "the initrd")
     out = Path(ctx.text("ISO_DIR")) / f"{ctx.text('ISO_PREFIX')}.efi"
-    cmdline = rescue_cmdline(ctx.items("KERNEL_CMDLINE"), ctx.cmdline.with_keys(ctx.items("COPY_KERNEL_PARAMETERS")))
+    cmdline = kernel_cmdline(ctx.settings, ctx.cmdline)
     image = build_uki(
         out,
         stub=find_stub(ctx.text("UKI_STUB")),

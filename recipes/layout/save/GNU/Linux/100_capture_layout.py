@@ -13,13 +13,7 @@ from rearbuild.log import console_errors_only, notice
 
 
 def main(ctx: Context) -> None:
-    settings = ExclusionSettings(
-        autoexclude_disks=ctx.flag("AUTOEXCLUDE_DISKS"),
-        autoexclude_multipath=ctx.flag("AUTOEXCLUDE_MULTIPATH"),
-        autoexclude_path=ctx.items("AUTOEXCLUDE_PATH"),
-        exclude_recreate=ctx.items("EXCLUDE_RECREATE"),
-        only_include_vg=ctx.items("ONLY_INCLUDE_VG"),
-    )
+    settings = ExclusionSettings.from_config(ctx.settings)
     probe = HostProbe()
     # checklayout (quiet): what the capture warns about was shown by savelayout/mkrescue; the log keeps it
     with console_errors_only(ctx.options.workflow.quiet):
