@@ -60,6 +60,7 @@ class Workflow(enum.Enum):
     RECOVER = "recover"
     RESTOREONLY = "restoreonly"
     FORMAT = "format"
+    WRITE = "write"
 
     @classmethod
     def parse(cls, name: str) -> Workflow:
@@ -155,13 +156,26 @@ class Workflow(enum.Enum):
                 parser.add_argument("--plan-file", metavar="FILE", help="run this (edited) plan instead")
                 parser.add_argument("--demo", metavar="DIR", help="restore into DIR and touch no disk")
             case Workflow.FORMAT:
+                # ReaR: rear format -- [--efi|--bios|--yes] DEVICE; each output method's recipes use what concerns it
                 parser.add_argument("device", help="the USB disk or tape to format")
+                parser.add_argument("-e", "--efi", action="store_true", help="UEFI boot only")
+                parser.add_argument("-b", "--bios", action="store_true", help="BIOS boot only")
+                parser.add_argument("-y", "--yes", action="store_true", help="do not ask before erasing DEVICE")
+                parser.add_argument("-f", "--force", action="store_true", help="format a medium that is not removable")
+            case Workflow.WRITE:
+                parser.add_argument("device", help="the whole stick, e.g. /dev/sdb")
+                parser.add_argument("image", nargs="?", help="ISO or disk image (default: this host's latest result)")
+                parser.add_argument("-y", "--yes", action="store_true", help="do not ask before erasing DEVICE")
+                parser.add_argument("-f", "--force", action="store_true",
+                                    help="write to a device that is neither removable nor USB")  # fmt: skip
             case _:
                 pass
         return parser
 
     def parse_arguments(self, args: tuple[str, ...]) -> argparse.Namespace:
-        return self.argument_parser().parse_args(list(args))
+        # `rear format -- --efi DEV`: the `--` that kept rear's own options apart is not an end of options here
+        words = list(args[1:] if args[:1] == ("--",) else args)
+        return self.argument_parser().parse_args(words)
 
     def stages(self, *, backup_in_iso: bool = False, in_container: bool = False) -> tuple[Stage, ...]:
         """The stage sequence. backup_in_iso: BACKUP_URL=iso://, where mkbackup backs up before output.
@@ -197,6 +211,8 @@ class Workflow(enum.Enum):
                 return _stages("setup", "verify", "restore", "wrapup")
             case Workflow.FORMAT:
                 return _stages("format")
+            case Workflow.WRITE:
+                return _stages("write")
             case Workflow.HELP | Workflow.DUMP:
                 return ()
 
@@ -217,4 +233,5 @@ _DESCRIPTIONS = {
     Workflow.RECOVER: "recover this machine (in the rescue system)",
     Workflow.RESTOREONLY: "restore the backup only, into the mounted target",
     Workflow.FORMAT: "format a USB disk or tape as rescue medium",
+    Workflow.WRITE: "write an ISO or disk image to a USB stick, verified (DEVICE [IMAGE])",
 }

@@ -146,8 +146,11 @@ def copy_into_fat(image: str, files: Mapping[str, FatSource], *, epoch: int, rep
             path = _fat_path(name)
             for parent in reversed(path.parents):
                 if parent not in made:
-                    # -D s: an existing directory is kept (mkrescue on a formatted stick)
-                    run(["mmd", "-D", "s", "-i", image, f"::{parent}"], env=env, hint=_HINT_TOOLS)
+                    # a stick updated by mkrescue has the directory already (mmd fails on it, even with -D s)
+                    listed = run(["mdir", "-b", "-i", image, f"::{parent}"], env=env, check=False) if replace else None
+                    there = listed is not None and listed.returncode == 0
+                    if not there:
+                        run(["mmd", "-i", image, f"::{parent}"], env=env, hint=_HINT_TOOLS)
                     made.add(parent)
             source = files[name]
             if isinstance(source, bytes):

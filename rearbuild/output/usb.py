@@ -309,15 +309,18 @@ def mounted_data(medium: Medium, mountpoint: Path) -> Iterator[Path]:
 def update_medium(
     medium: Medium, system: RescueSystem, *, kernel: Path, initrd: Path, cmdline: Sequence[str],
     menu: MenuSettings, loaders: BootLoaders, keep: int | None, epoch: int, workdir: Path,
-    extra: Mapping[str, Path] | None = None,
+    extra: Mapping[str, Path] | None = None, dated: bool = True,
 ) -> list[RescueSystem]:  # fmt: skip
     """mkrescue onto a formatted stick: add the rescue system, prune beyond `keep` (None: USB_SUFFIX, keep all),
-    rewrite the menu and the boot loaders. extra: more files for the rescue system's directory. Returns what is
-    on the stick now, newest first."""
+    rewrite the menu and the boot loaders. dated: a name that is there already gets a suffix (USB_SUFFIX unset),
+    else it is replaced. extra: more files for the rescue system's directory. Returns what is on the stick now,
+    newest first."""
     marker = marker_for(medium.seed)
     early = menu.templates.grub_early_cfg(marker)
     loaders = replace(loaders, efi=loaders.efi if medium.esp else None, bios=loaders.bios and bool(medium.bios_boot))
     with mounted_data(medium, workdir / "outputfs") as root:
+        if dated:
+            system = unique_name(root, system)
         target = add_system(root, system, kernel, initrd, cmdline)
         for name, source in (extra or {}).items():
             shutil.copyfile(source, target / name)
@@ -331,3 +334,35 @@ def update_medium(
     if medium.bios_boot is not None and loaders.bios:
         diskimage.install_grub_bios(medium.target, medium.bios_boot, _grub_core(workdir, early))
     return systems
+
+
+def configured_device(usb_device: str, *urls: str) -> Path | None:
+    """The stick: USB_DEVICE, else the device of a usb:// BACKUP_URL or OUTPUT_URL (ReaR's prep/USB 060); None: no
+    stick, OUTPUT=USB builds the USB image file."""
+    if usb_device.strip():
+        return Path(usb_device.strip())
+    for url in urls:
+        if url.startswith("usb://"):
+            return Path(url.removeprefix("usb://"))
+    return None
+
+
+def whole_disk(device: Path) -> Path:
+    """The disk a partition (e.g. /dev/disk/by-label/REAR-000 -> /dev/sdb1) belongs to; the path itself for a
+    whole disk or a disk image file (sysfs: a partition's directory has a `partition` file, inside its disk's)."""
+    real = Path(os.path.realpath(device))
+    if not real.exists():
+        raise UserError(f"the USB device {device} does not exist", hint="plug in the stick, or check USB_DEVICE")
+    sys_dir = Path("/sys/class/block") / real.name
+    if real.parent == Path("/dev") and (sys_dir / "partition").is_file():
+        return Path("/dev") / Path(os.path.realpath(sys_dir)).parent.name
+    return real
+
+
+def unique_name(root: Path, system: RescueSystem) -> RescueSystem:
+    """A dated name already on the stick (two runs in one minute) gets .2, .3, ...: each run adds one."""
+    name, n = system.name, 1
+    while (root / RescueSystem(system.host, name).directory).exists():
+        n += 1
+        name = f"{system.name}.{n}"
+    return RescueSystem(system.host, name)
