@@ -366,3 +366,9 @@ def unique_name(root: Path, system: RescueSystem) -> RescueSystem:
         n += 1
         name = f"{system.name}.{n}"
     return RescueSystem(system.host, name)
+
+
+def kept_systems_on(medium: Medium, mountpoint: Path) -> list[RescueSystem]:
+    """The rescue systems on a formatted stick, newest first."""
+    with mounted_data(medium, mountpoint) as root:
+        return kept_systems(root)
