@@ -205,7 +205,11 @@ def write_image(image: Path, device: Path, *, progress: Progress | None = None) 
         raise UserError(f"writing {device} failed after {written} bytes: {exc.strerror}",
                         hint="the stick may be faulty or write-protected; it is not bootable now") from exc  # fmt: skip
     expected = source_hash.hexdigest()
-    actual = read_back(device, size)
+    try:
+        actual = read_back(device, size)
+    except KeyboardInterrupt:
+        raise UserError(f"interrupted while verifying: {device} is completely written and flushed, but not verified",
+                        hint="run the same write again to verify it") from None  # fmt: skip
     if actual != expected:
         raise UserError(f"{device} does not read back what was written (sha256 {actual}, expected {expected})",
                         hint="the stick is faulty or smaller than it says; use another one")  # fmt: skip

@@ -57,3 +57,12 @@ def test_build_in_a_container_runs_the_container_stage_instead_of_the_hosts_buil
     status, _, err = rearbuild("build", "--engine", "unix:///run/podman/podman.sock", "bundle.tar")
     assert status == 1 and "--engine and --wheelhouse choose how `build --container` builds" in err
     assert "add --container" in err
+
+
+def test_format_takes_rears_options_after_the_double_dash() -> None:
+    from rearbuild.workflow import Workflow
+
+    args = Workflow.FORMAT.parse_arguments(("--", "--efi", "--yes", "/dev/sdz"))
+    assert (args.device, args.efi, args.bios, args.yes) == ("/dev/sdz", True, False, True)
+    args = Workflow.WRITE.parse_arguments(("/dev/sdz",))
+    assert (args.device, args.image, args.yes, args.force) == ("/dev/sdz", None, False, False)

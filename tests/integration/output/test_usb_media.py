@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.output import usb
+from rearbuild.errors import UserError
+from rearbuild.output import stickwrite, usb
 from rearbuild.output.bootmenu import IsoDefault, Templates
 from rearbuild.output.rawdisk import build_rawdisk
 from rearbuild.paths import default_share_dir
@@ -162,3 +163,18 @@ def test_write_refuses_the_running_systems_disk(tmp_path: Path) -> None:
     image.write_bytes(b"x" * 4096)
     result = _cli(tmp_path, "write", disk, str(image), "--yes", "--force")
     assert result.returncode == 1 and "holds the running system" in result.stderr
+
+
+def test_ctrl_c_while_writing_says_what_state_the_device_is_in(tmp_path: Path, loop: Path) -> None:
+    image = tmp_path / "image.iso"
+    image.write_bytes(os.urandom(3 * stickwrite.CHUNK))
+
+    class Interrupted(stickwrite.Progress):
+        def update(self, done: int, *, final: bool = False) -> None:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the writing loop, after the first chunk
+
+    with pytest.raises(UserError, match=rf"partly written \({stickwrite.CHUNK} of {3 * stickwrite.CHUNK} bytes\) "
+                                        "and NOT bootable"):  # fmt: skip
+        stickwrite.write_image(image, loop, progress=Interrupted(image.stat().st_size))
+    with loop.open("rb") as fp:
+        assert fp.read(stickwrite.CHUNK) == image.read_bytes()[: stickwrite.CHUNK]
