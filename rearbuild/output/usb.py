@@ -18,13 +18,14 @@ import enum
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rearbuild.errors import UserError
-from rearbuild.output import diskimage
+from rearbuild.output import diskimage, stickwrite
 from rearbuild.output.bootloader import EfiLoader, SignedShim
 from rearbuild.output.bootmenu import BootMenu, IsoDefault, SerialConsole, Templates
 from rearbuild.output.diskimage import MIB, Partition, PartType
@@ -278,7 +279,13 @@ def _label_at(target: Path, part: Partition) -> str:
 
 
 def open_medium(target: Path, label: str) -> Medium:
-    """The formatted stick at target; UserError when it is not formatted for ReaR."""
+    """The formatted stick at target; UserError when it is not formatted for ReaR, or mounted (a second mount of
+    its data partition by offset would corrupt it)."""
+    if target.exists() and stat.S_ISBLK(target.stat().st_mode):
+        mounts = stickwrite.inspect(target).mountpoints
+        if mounts:
+            raise UserError(f"{target} is mounted on {', '.join(sorted(mounts))}",
+                            hint="unmount it; mkrescue mounts the stick itself")  # fmt: skip
     parts = diskimage.partitions_of(target)
     data = [p for p in parts if p.type is PartType.LINUX and _label_at(target, p) == label]
     if not data:
