@@ -42,3 +42,19 @@ def test_mounted_is_refused_even_forced(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(stickwrite, "system_disks", lambda: set())
     with pytest.raises(UserError, match="is mounted on /media/x"):
         stickwrite.check_target(_target(mountpoints=("/media/x",)), force=True)
+
+
+def test_progress_shows_bytes_rate_and_eta_on_a_terminal_only() -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown = Terminal()
+    stickwrite.Progress(8 * 2**20, shown).update(2 * 2**20, final=True)
+    line = shown.getvalue()
+    assert "2.0 MiB of 8.0 MiB (25%)" in line and "/s" in line and "ETA " in line
+    quiet = io.StringIO()
+    stickwrite.Progress(100, quiet).update(50, final=True)
+    assert quiet.getvalue() == ""
