@@ -65,6 +65,7 @@ class Workflow(enum.Enum):
     FINALIZEONLY = "finalizeonly"
     SHELL = "shell"
     INSTALL = "install"
+    WRITE = "write"
 
     @classmethod
     def parse(cls, name: str) -> Workflow:
@@ -187,7 +188,18 @@ class Workflow(enum.Enum):
                 parser.add_argument("--plan-file", metavar="FILE", help="run this (edited) plan instead")
                 parser.add_argument("--demo", metavar="DIR", help="restore into DIR and touch no disk")
             case Workflow.FORMAT:
+                # ReaR: rear format -- [--efi|--bios|--yes] DEVICE; each output method's recipes use what concerns it
                 parser.add_argument("device", help="the USB disk or tape to format")
+                parser.add_argument("-e", "--efi", action="store_true", help="UEFI boot only")
+                parser.add_argument("-b", "--bios", action="store_true", help="BIOS boot only")
+                parser.add_argument("-y", "--yes", action="store_true", help="do not ask before erasing DEVICE")
+                parser.add_argument("-f", "--force", action="store_true", help="format a medium that is not removable")
+            case Workflow.WRITE:
+                parser.add_argument("device", help="the whole stick, e.g. /dev/sdb")
+                parser.add_argument("image", nargs="?", help="ISO or disk image (default: this host's latest result)")
+                parser.add_argument("-y", "--yes", action="store_true", help="do not ask before erasing DEVICE")
+                parser.add_argument("-f", "--force", action="store_true",
+                                    help="write to a device that is neither removable nor USB")  # fmt: skip
             case Workflow.DUMP | Workflow.HELP:
                 parser.add_argument("variables", metavar="VARIABLE", nargs="*",
                                     help="show these variables' meaning, state and value")  # fmt: skip
@@ -196,7 +208,9 @@ class Workflow(enum.Enum):
         return parser
 
     def parse_arguments(self, args: tuple[str, ...]) -> argparse.Namespace:
-        return self.argument_parser().parse_args(list(args))
+        # `rear format -- --efi DEV`: the `--` that kept rear's own options apart is not an end of options here
+        words = list(args[1:] if args[:1] == ("--",) else args)
+        return self.argument_parser().parse_args(words)
 
     def stages(self, *, backup_in_iso: bool = False, in_container: bool = False) -> tuple[Stage, ...]:
         """The stage sequence. backup_in_iso: BACKUP_URL=iso://, where mkbackup backs up before output.
@@ -238,6 +252,8 @@ class Workflow(enum.Enum):
             case Workflow.FINALIZEONLY:
                 # verify loads the layout and the device mapping finalize patches with
                 return _stages("setup", "verify", "finalize", "wrapup")
+            case Workflow.WRITE:
+                return _stages("write")
             case Workflow.HELP | Workflow.DUMP | Workflow.SHELL | Workflow.INSTALL:
                 return ()
 
@@ -274,4 +290,5 @@ _DESCRIPTIONS = {
     Workflow.FINALIZEONLY: "finalize a restored system mounted at /mnt/local: identities, initramfs, boot loader",
     Workflow.SHELL: "an interactive bash with the run's configuration (every variable) and ReaR's functions",
     Workflow.INSTALL: "install the man page, bash completion, systemd timer and cron example (--root DIR)",
+    Workflow.WRITE: "write an ISO or disk image to a USB stick, verified (DEVICE [IMAGE])",
 }

@@ -57,13 +57,15 @@ SIGNED_PACKAGES_ELSEWHERE = "Fedora/RHEL: shim-x64 grub2-efi-x64; SUSE: shim gru
 GRUB_EFI_MODULE_DIRS = (Path("/usr/lib/grub/x86_64-efi"), Path("/usr/lib/grub2/x86_64-efi"))
 # Everything the generated grub.cfg and the embedded configuration use, built into the image because a
 # GRUB that must `insmod` from the ISO breaks as soon as a module is missing or Secure Boot is on
-# (rear#3326, rear#3031). iso9660 reads the ISO; part_* and fat the isohybrid disk; linux and the video
+# (rear#3326, rear#3031). iso9660 reads the ISO; part_* and fat the isohybrid disk, ext2 a USB medium's data
+# partition (rearbuild.output.usb); linux and the video
 # modules boot the kernel (efi_gop/efi_uga give it a frame buffer); serial/terminal drive ttyS0.
 GRUB_MODULES = (
     "all_video",
     "configfile",
     "echo",
     "efi_gop",
+    "ext2",
     "efi_uga",
     "fat",
     "halt",
@@ -75,6 +77,7 @@ GRUB_MODULES = (
     "reboot",
     "search",
     "search_fs_file",
+    "search_label",
     "serial",
     "sleep",
     "terminal",

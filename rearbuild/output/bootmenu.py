@@ -186,6 +186,16 @@ class Templates:
             automatic_cmdline_grub=_grub_args(menu.automatic_cmdline),
         )
 
+    def disk_grub_cfg(self, menus: Sequence[BootMenu]) -> str:
+        """grub.cfg of a USB medium or RAWDISK image (images/usb/): one rescue and one automatic entry per kept
+        rescue system, newest first; the first menu's timeout, default and serial console apply."""
+        if not menus:
+            raise UserError("a boot menu needs at least one rescue system")
+        first = menus[0]
+        timeout = -1 if first.timeout_ds is None else math.ceil(first.timeout_ds / 10)
+        entries = [(m, _grub_args(m.cmdline), _grub_args(m.automatic_cmdline)) for m in menus]
+        return self._render("grub.cfg.j2", menu=first, grub_timeout=timeout, entries=entries)
+
     def grub_early_cfg(self, marker: str) -> str:
         """The configuration built into the EFI GRUB: find the ISO by marker, then read its grub.cfg."""
         if not marker.startswith("/") or _UNSAFE_PATH.search(marker):

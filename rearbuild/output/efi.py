@@ -127,20 +127,53 @@ def write_fat_image(
             env=env,
             hint=_HINT_TOOLS,
         )
-        made: set[PurePosixPath] = {PurePosixPath("/")}
+        copy_into_fat(str(image), files, epoch=epoch)
+        os.chmod(image, 0o644)
+        os.replace(image, out)
+    data = out.read_bytes()
+    return FatImage(path=out, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def copy_into_fat(image: str, files: Mapping[str, FatSource], *, epoch: int, replace: bool = False) -> None:
+    """Add `files` (path in the file system -> source) to the FAT file system `image`, which mtools names:
+    a file or device, or `DISK@@OFFSET` for one inside a disk (a partition, mtools(1) "offset"). Directories
+    and files one by one in sorted order (reproducible, see the module's doc). replace: overwrite files that
+    exist (a stick updated by mkrescue)."""
+    env = _mtools_env(epoch)
+    made: set[PurePosixPath] = {PurePosixPath("/")}
+    with tempfile.TemporaryDirectory(prefix=".fat-") as tmp:
         for name in sorted(files, key=lambda n: _fat_path(n).parts):
             path = _fat_path(name)
             for parent in reversed(path.parents):
                 if parent not in made:
-                    run(["mmd", "-i", image, f"::{parent}"], env=env, hint=_HINT_TOOLS)
+                    # a stick updated by mkrescue has the directory already (mmd fails on it, even with -D s)
+                    listed = run(["mdir", "-b", "-i", image, f"::{parent}"], env=env, check=False) if replace else None
+                    there = listed is not None and listed.returncode == 0
+                    if not there:
+                        run(["mmd", "-i", image, f"::{parent}"], env=env, hint=_HINT_TOOLS)
                     made.add(parent)
             source = files[name]
             if isinstance(source, bytes):
                 staged = Path(tmp) / "staged"
                 staged.write_bytes(source)
                 source = staged
-            run(["mcopy", "-i", image, source, f"::{path}"], env=env, hint=_HINT_TOOLS)
-        os.chmod(image, 0o644)
-        os.replace(image, out)
-    data = out.read_bytes()
-    return FatImage(path=out, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+            clash = ["-D", "o"] if replace else []
+            run(["mcopy", *clash, "-i", image, source, f"::{path}"], env=env, hint=_HINT_TOOLS)
+
+
+def format_fat(
+    target: Path, *, offset: int, size: int, label: str, volume_id: int, create: bool = False
+) -> None:
+    """mkfs.fat a file system of `size` bytes at byte `offset` of `target` (a disk image file or a device), with
+    the invariant dates and serial of write_fat_image. create: make `target` as a new file of exactly `size`."""
+    if offset % 512 or size % 1024:
+        raise UserError(f"a FAT file system must start on a sector and fill whole KiB (offset {offset}, size {size})")
+    argv: list[str | Path] = ["mkfs.fat", "--invariant", "-i", f"{volume_id:08X}", "-n", label.upper()]
+    if create:
+        argv.append("-C")
+    else:
+        argv.append(f"--offset={offset // 512}")
+    # FAT32 from 512 MiB on, as mkfs.fat would choose; below that FAT16 (OVMF rejects a FAT32 with fewer than
+    # 65525 clusters, mkosi make_esp); -F fixes it so the choice is a function of the size only.
+    argv += ["-F", "32" if size >= 512 * 2**20 else "16", target, str(size // 1024)]
+    run(argv, env=_mtools_env(0), hint=_HINT_TOOLS)

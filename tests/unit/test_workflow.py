@@ -77,3 +77,12 @@ def test_layoutonly_and_finalizeonly_are_recovery_stages_without_restore() -> No
     assert "layout/recreate" in layout and "restore" not in layout and "finalize" not in layout
     assert "finalize" in finalize and "restore" not in finalize and "layout/recreate" not in finalize
     assert Workflow.LAYOUTONLY.recreates_disks and not Workflow.LAYOUTONLY.restores
+
+
+def test_format_takes_rears_options_after_the_double_dash() -> None:
+    from rearbuild.workflow import Workflow
+
+    args = Workflow.FORMAT.parse_arguments(("--", "--efi", "--yes", "/dev/sdz"))
+    assert (args.device, args.efi, args.bios, args.yes) == ("/dev/sdz", True, False, True)
+    args = Workflow.WRITE.parse_arguments(("/dev/sdz",))
+    assert (args.device, args.image, args.yes, args.force) == ("/dev/sdz", None, False, False)
