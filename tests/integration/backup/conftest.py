@@ -71,3 +71,32 @@ def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class RsyncDaemon:
+    port: int
+    module_dir: Path  # the directory of module "backup"
+
+
+@pytest.fixture(scope="session")
+def rsync_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RsyncDaemon]:
+    """rsync --daemon on 127.0.0.1 with one writable module `backup`, running as root so that owners, xattrs
+    and ACLs are stored as they are."""
+    root = tmp_path_factory.mktemp("rsyncd")
+    (root / "backup").mkdir()
+    port = free_port()
+    (root / "rsyncd.conf").write_text(
+        f"pid file = {root}/rsyncd.pid\nuse chroot = no\n[backup]\n    path = {root}/backup\n    read only = no\n"
+        "    uid = root\n    gid = root\n"
+    )
+    proc = subprocess.Popen(
+        ["rsync", "--daemon", "--no-detach", f"--config={root}/rsyncd.conf", f"--port={port}", "--address=127.0.0.1"],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_listening(port, proc, "rsync --daemon")
+        yield RsyncDaemon(port, root / "backup")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
