@@ -5,6 +5,7 @@ touched)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -100,3 +101,95 @@ def rsync_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RsyncDaem
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Bacula:
+    conf_dir: Path  # bacula-fd.conf, bacula-sd.conf, bconsole.conf (what a client's /etc/bacula holds)
+    volumes: Path  # the storage daemon's Archive Device: the directory of file volumes
+    tree: Path  # what the job backed up
+    client: str
+    director_port: int
+
+
+_BACULA_PASSWORD = "rearbuild-test"  # only for our daemons on 127.0.0.1, alive for the test session
+
+
+def _bacula_configs(root: Path, dir_port: int, sd_port: int, fd_port: int) -> dict[str, str]:
+    pw, work = _BACULA_PASSWORD, root / "work"
+    return {
+        "bacula-dir.conf": f"""
+Director {{ Name = t-dir; DIRport = {dir_port}; DirAddress = 127.0.0.1; QueryFile = "/etc/bacula/scripts/query.sql"
+  WorkingDirectory = "{work}"; PidDirectory = "{work}"; Maximum Concurrent Jobs = 5; Password = "{pw}"
+  Messages = Daemon }}
+Job {{ Name = "Backup"; Type = Backup; Level = Full; Client = t-fd; FileSet = "Tree"; Storage = File1
+  Messages = Standard; Pool = File; Priority = 10; Write Bootstrap = "{work}/%c.bsr" }}
+Job {{ Name = "Restore"; Type = Restore; Client = t-fd; Storage = File1; FileSet = "Tree"; Pool = File
+  Messages = Standard; Where = {root}/restores }}
+FileSet {{ Name = "Tree"; Include {{ Options {{ signature = MD5; aclsupport = yes; xattrsupport = yes
+  sparse = yes }}
+  File = {root}/tree }} }}
+Client {{ Name = t-fd; Address = 127.0.0.1; FDPort = {fd_port}; Catalog = MyCatalog; Password = "{pw}" }}
+Storage {{ Name = File1; Address = 127.0.0.1; SDPort = {sd_port}; Password = "{pw}"; Device = FileDev
+  Media Type = File1 }}
+Catalog {{ Name = MyCatalog; dbname = "bacula"; dbuser = ""; dbpassword = "" }}
+Messages {{ Name = Standard; console = all, !skipped, !saved; append = "{work}/log" = all, !skipped
+  catalog = all }}
+Messages {{ Name = Daemon; console = all, !skipped, !saved; append = "{work}/log" = all, !skipped }}
+Pool {{ Name = File; Pool Type = Backup; Label Format = "Vol-"; Maximum Volumes = 10 }}
+""",
+        "bacula-sd.conf": f"""
+Storage {{ Name = t-sd; SDPort = {sd_port}; SDAddress = 127.0.0.1; WorkingDirectory = "{work}"
+  Pid Directory = "{work}" }}
+Director {{ Name = t-dir; Password = "{pw}" }}
+Device {{ Name = FileDev; Media Type = File1; Archive Device = {root}/volumes; LabelMedia = yes
+  Random Access = Yes; AutomaticMount = yes; RemovableMedia = no; AlwaysOpen = no }}
+Messages {{ Name = Standard; director = t-dir = all }}
+""",
+        "bacula-fd.conf": f"""
+Director {{ Name = t-dir; Password = "{pw}" }}
+FileDaemon {{ Name = t-fd; FDport = {fd_port}; FDAddress = 127.0.0.1; WorkingDirectory = {work}
+  Pid Directory = {work} }}
+Messages {{ Name = Standard; director = t-dir = all, !skipped, !restored }}
+""",
+        "bconsole.conf": f'Director {{ Name = t-dir; DIRport = {dir_port}; address = 127.0.0.1; Password = "{pw}" }}\n',
+    }
+
+
+@pytest.fixture(scope="session")
+def bacula(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bacula]:
+    """Debian's director (SQLite catalog), storage and file daemons on 127.0.0.1 with our own configuration,
+    and one full backup of a tree made through them."""
+    from tests.integration.test_netfs_roundtrip import make_tree
+
+    root = tmp_path_factory.mktemp("bacula")
+    director = shutil.which("bacula-dir", path=os.environ.get("PATH", "") + ":/usr/sbin")
+    assert director is not None, "bacula-dir (Debian: bacula-director) is not installed"
+    for name in ("conf", "work", "volumes", "restores"):
+        (root / name).mkdir()
+    make_tree(root / "tree")
+    ports = {"dir": free_port(), "sd": free_port(), "fd": free_port()}
+    for name, text in _bacula_configs(root, ports["dir"], ports["sd"], ports["fd"]).items():
+        (root / "conf" / name).write_text(text)
+        os.chmod(root / "conf" / name, 0o600)
+    # the catalog: Bacula's own table script, pointed at our working directory
+    script = Path("/usr/share/bacula-director/make_sqlite3_tables").read_text()
+    script = script.replace("cd /var/lib/bacula", f"cd {root / 'work'}").replace("XXX_DBNAME_XXX", "bacula")
+    run(["sh", "-c", script])
+    daemons = [
+        subprocess.Popen([director, "-f", "-c", str(root / "conf/bacula-dir.conf")], stderr=subprocess.PIPE),
+        subprocess.Popen(["bacula-sd", "-f", "-c", str(root / "conf/bacula-sd.conf")], stderr=subprocess.PIPE),
+        subprocess.Popen(["bacula-fd", "-f", "-c", str(root / "conf/bacula-fd.conf")], stderr=subprocess.PIPE),
+    ]
+    try:
+        for proc, port in zip(daemons, ports.values(), strict=True):
+            wait_listening(port, proc, proc.args[0] if isinstance(proc.args, list) else "bacula")
+        console = ["bconsole", "-c", str(root / "conf/bconsole.conf")]
+        out = run(console, input="run job=Backup yes\nwait\nmessages\nquit\n", timeout=300).out
+        assert "Backup OK" in out, out[-2000:]
+        yield Bacula(root / "conf", root / "volumes", root / "tree", "t-fd", ports["dir"])
+    finally:
+        for proc in daemons:
+            proc.terminate()
+        for proc in daemons:
+            proc.wait(timeout=20)
