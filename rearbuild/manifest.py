@@ -342,7 +342,7 @@ RUN_SPECIFIC = frozenset(
     }
 )
 # Secrets that must never reach a rescue image (ReaR: build/default/960_remove_encryption_keys.sh).
-NEVER = frozenset({"BACKUP_PROG_CRYPT_KEY"})
+NEVER = frozenset({"BACKUP_PROG_CRYPT_KEY", "BORG_PASSPHRASE"})
 # The header line savelayout stamps with the time it ran (rearbuild.layout.disklayout writes it).
 _LAYOUT_DATE = "# Disk layout dated"
 

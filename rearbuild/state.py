@@ -74,6 +74,8 @@ class RunState:
     backup_archive: Path | None = None  # written (mkbackup) or checked (verify)
     restored_directories: tuple[DirEntry, ...] = ()  # directories to recreate after the restore
     restored_includes: tuple[str, ...] | None = None  # what the restored archive held (None: unknown)
+    borg_archives: tuple[str, ...] | None = None  # BACKUP=BORG: the repository's archives, as prep listed them
+    borg_archive: str | None = None  # BACKUP=BORG: the archive verify chose to restore
     crypt_key: str = field(default="", repr=False)  # typed in by the operator during recovery; never logged
     # ---- the end ----
     exit_status: int = 0

@@ -23,7 +23,18 @@ ZIPAPP_IN_IMAGE = f"{SHARE_IN_IMAGE}/rearbuild.pyz"
 # Python ignores PYTHON* variables and user site-packages).
 # An assignment of the backup's encryption key and its value (quoted or not), wherever it stands: ReaR's own
 # advice is `{ BACKUP_PROG_CRYPT_KEY='secret' ; } 2>/dev/null`, so the rest of the line must survive.
-_CRYPT_KEY_RE = re.compile(rb"""(^|[\s;{])BACKUP_PROG_CRYPT_KEY=(?:'[^']*'|"(?:[^"\\]|\\.)*"|[^\s;}]*)""", re.M)
+# BORG_PASSPHRASE likewise (ReaR keeps it), unless BORGBACKUP_PASSPHRASE_IN_IMAGE=yes asks for an unattended restore.
+SECRETS = ("BACKUP_PROG_CRYPT_KEY", "BORG_PASSPHRASE")
+
+
+def _secret_re(name: str) -> re.Pattern[bytes]:
+    return re.compile(rb"""(^|[\s;{])""" + name.encode() + rb"""=(?:'[^']*'|"(?:[^"\\]|\\.)*"|[^\s;}]*)""", re.M)
+
+
+def blanked_secrets(*, keep_borg_passphrase: bool) -> tuple[str, ...]:
+    """The variables whose assignments are blanked in the image's copy of the configuration."""
+    return tuple(n for n in SECRETS if not (keep_borg_passphrase and n == "BORG_PASSPHRASE"))
+
 
 _WRAPPER = f"""#!/bin/sh
 REARBUILD_SHARE_DIR=/{SHARE_IN_IMAGE} exec /usr/bin/python3 -I /{ZIPAPP_IN_IMAGE} "$@"
@@ -87,11 +98,13 @@ def generated_entries(
     return entries
 
 
-def config_entries(config_dir: Path, private: Collection[Path] = ()) -> list[Entry]:
+def config_entries(config_dir: Path, private: Collection[Path] = (), secrets: Collection[str] = SECRETS) -> list[Entry]:
     """The user's configuration as it goes into the image (ReaR copies /etc/rear), private: it may hold secrets.
     The backup's encryption key never does (ReaR: build/default/960_remove_encryption_keys.sh): its assignments
     are blanked, so the rescue system asks for the key when it restores. A bundle carries these entries.
-    private: files kept out altogether, e.g. a signing key (UKI_SIGN_KEY) kept under the configuration directory."""
+    private: files kept out altogether, e.g. a signing key (UKI_SIGN_KEY) kept under the configuration directory.
+    secrets: the variables blanked (blanked_secrets())."""
+    patterns = [(_secret_re(name), name.encode()) for name in secrets]
     entries: list[Entry] = []
     if not config_dir.is_dir():
         return entries
@@ -103,7 +116,9 @@ def config_entries(config_dir: Path, private: Collection[Path] = ()) -> list[Ent
             continue
         if entry.kind is Kind.FILE and entry.source is not None:
             data = entry.source.read_bytes()
-            cleaned = _CRYPT_KEY_RE.sub(rb"\1BACKUP_PROG_CRYPT_KEY=''", data)
+            cleaned = data
+            for pattern, name in patterns:
+                cleaned = pattern.sub(rb"\1" + name + rb"=''", cleaned)
             entry = (
                 Entry.from_bytes(entry.path, cleaned, 0o600)
                 if cleaned != data

@@ -57,10 +57,14 @@ import json, modulefinder, os, sys, sysconfig
 package, *excludes = sys.argv[1:]
 finder = modulefinder.ModuleFinder(path=[os.path.dirname(package)] + sys.path, excludes=excludes)
 for root, dirs, files in os.walk(package):
-    dirs[:] = sorted(d for d in dirs if d not in ("share", "__pycache__"))
+    dirs[:] = sorted(d for d in dirs if d not in ("share", "__pycache__", "testsuite"))
     for name in sorted(files):
         if name.endswith(".py"):
-            finder.load_file(os.path.join(root, name))
+            try:
+                finder.load_file(os.path.join(root, name))
+            except ImportError:  # relative imports (borg's): import the module by its dotted name instead
+                rel = os.path.relpath(os.path.join(root, name[:-3]), os.path.dirname(package))
+                finder.import_hook(rel.replace(os.sep, ".").removesuffix(".__init__"))
 for mod in ("encodings", "encodings.aliases", "encodings.utf_8", "encodings.latin_1", "encodings.ascii",
             "encodings.idna", "site"):
     try:
@@ -95,14 +99,19 @@ def _cache_key(interpreter: str, package: Path) -> str:
 
 
 def find_runtime(
-    interpreter: str = "/usr/bin/python3", package: Path = PACKAGE_DIR, cache: Path | None = None
+    interpreter: str = "/usr/bin/python3",
+    package: Path = PACKAGE_DIR,
+    cache: Path | None = None,
+    excludes: tuple[str, ...] = _NEVER,
 ) -> PythonRuntime:
-    """cache: a file remembering the answer for an unchanged interpreter and rearbuild (saves ~0.7 s)."""
+    """cache: a file remembering the answer for an unchanged interpreter and rearbuild (saves ~0.7 s).
+    package: the program whose standard-library modules are wanted (rearbuild; a backup tool written in Python).
+    excludes: modules left out (rearbuild's own _NEVER list; another program may need some of them)."""
     if not os.access(interpreter, os.X_OK):
         raise UserError(
             f"the rescue system's Python {interpreter} is not there", hint="install python3 (apt-get install python3)"
         )
-    key = _cache_key(interpreter, package)
+    key = _cache_key(interpreter, package) + ":" + ",".join(excludes)
     if cache is not None and cache.is_file():
         try:
             saved = json.loads(cache.read_text())
@@ -111,7 +120,7 @@ def find_runtime(
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache only costs the time to find the answer again
     # -I: no user site, no environment; -S: no site-packages, so only the standard library is found there.
-    result = run([interpreter, "-I", "-S", "-c", _FINDER, str(package), *_NEVER])
+    result = run([interpreter, "-I", "-S", "-c", _FINDER, str(package), *excludes])
     data = json.loads(result.out)
     roots = tuple(dict.fromkeys(str(p) for p in data["stdlib"]))
     wanted = [f for f in data["files"] if f.startswith(roots) and "site-packages" not in f and "dist-packages" not in f]

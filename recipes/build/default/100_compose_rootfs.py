@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rearbuild.build.compose import compose
-from rearbuild.build.generated import config_entries
+from rearbuild.build.generated import blanked_secrets, config_entries
 from rearbuild.context import Context
 from rearbuild.layers import skel_layers
 from rearbuild.output.signing import signing_keys
@@ -14,7 +14,12 @@ from rearbuild.state import required
 def main(ctx: Context) -> None:
     manifest = required(ctx.state.manifest, "the manifest")
     bundle = ctx.state.bundle  # `rearbuild build`: the host's files and configuration come from its bundle
-    config = bundle.config if bundle else config_entries(ctx.paths.config_dir, signing_keys(ctx.text("UKI_SIGN_KEY")))
+    secrets = blanked_secrets(keep_borg_passphrase=ctx.flag("BORGBACKUP_PASSPHRASE_IN_IMAGE"))
+    config = (
+        bundle.config
+        if bundle
+        else config_entries(ctx.paths.config_dir, signing_keys(ctx.text("UKI_SIGN_KEY")), secrets)
+    )
     variables = {k: v for k, v in ctx.variables().items() if isinstance(v, str)}
     ctx.state.rootfs = compose(
         manifest,

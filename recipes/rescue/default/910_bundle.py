@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rearbuild.build.generated import config_entries
+from rearbuild.build.generated import blanked_secrets, config_entries
 from rearbuild.bundle import write_bundle
 from rearbuild.context import Context
 from rearbuild.log import notice
@@ -24,7 +24,11 @@ def main(ctx: Context) -> None:
     write_bundle(
         required(ctx.state.manifest, "the manifest"),
         required(ctx.state.kernel, "the kernel (prep)").path,
-        config_entries(ctx.paths.config_dir, private=signing_keys(ctx.text("UKI_SIGN_KEY"))),
+        config_entries(
+            ctx.paths.config_dir,
+            private=signing_keys(ctx.text("UKI_SIGN_KEY")),
+            secrets=blanked_secrets(keep_borg_passphrase=ctx.flag("BORGBACKUP_PASSPHRASE_IN_IMAGE")),
+        ),
         Path(bundle),
         cmdline=ctx.cmdline.with_keys(ctx.items("COPY_KERNEL_PARAMETERS")),
     )
