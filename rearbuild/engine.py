@@ -55,6 +55,27 @@ def execute(workflow: Workflow, ctx: Context) -> None:
         )
     if ctx.options.simulate:
         return
+    try:
+        _run_stages(stages, ctx)
+    except BaseException:
+        _run_exit_tasks(ctx)
+        raise
+    total = sum(t for name, t in ctx.timings if name.startswith("stage "))
+    notice("%s finished in %.1f s", workflow.value, total)
+
+
+def _run_exit_tasks(ctx: Context) -> None:
+    """ReaR's exit tasks after a failure: each runs, a failing one is logged and does not hide the cause."""
+    while ctx.state.exit_tasks:
+        name, task = next(iter(ctx.state.exit_tasks.items()))
+        del ctx.state.exit_tasks[name]
+        try:
+            task()
+        except Exception as exc:  # the workflow's own error is the one to report
+            log.error("exit task %s failed: %s", name, exc)
+
+
+def _run_stages(stages: list[tuple[Stage, list[recipes.Recipe]]], ctx: Context) -> None:
     for stage, found in stages:
         started = time.monotonic()
         with timed(f"stage {stage.name}"):
@@ -67,5 +88,3 @@ def execute(workflow: Workflow, ctx: Context) -> None:
                     recipes.execute(recipe, ctx)
                 ctx.timings.append((recipe.label, time.monotonic() - began))
         ctx.timings.append((f"stage {stage.name}", time.monotonic() - started))
-    total = sum(t for name, t in ctx.timings if name.startswith("stage "))
-    notice("%s finished in %.1f s", workflow.value, total)

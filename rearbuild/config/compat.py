@@ -10,7 +10,6 @@ from __future__ import annotations
 UNSUPPORTED: dict[str, str] = {
     "ISO_MAX_SIZE": "splitting the backup over several ISO images",
     "REAR_INITRD_OVERLAY": "the squashfs overlay (rearbuild keeps the initrd small by choosing modules by class)",
-    "BACKUP_TYPE": "incremental and differential backups",
     "USE_RAMDISK": "pivoting into a sized tmpfs",
     "BARREL_DEVICEGRAPH": "recreating the layout with barrel",
     "ZVM_NAMING": "z/VM naming",
