@@ -10,9 +10,12 @@ import sys
 from collections.abc import Iterator
 
 from rearbuild import __version__
+from rearbuild.backup.methods import payload_of
+from rearbuild.backup.vendor import describe
 from rearbuild.config.bashstate import Value, bash_assignment
 from rearbuild.config.model import is_secret
 from rearbuild.context import Context
+from rearbuild.errors import UserError
 
 
 def _origin(ctx: Context, origin: str) -> str:
@@ -38,6 +41,15 @@ def lines(ctx: Context) -> Iterator[str]:
             value = "***"
         text = bash_assignment(setting.name, value)
         yield f"{text:<{width}}  # {_origin(ctx, setting.origin)}"
+    try:
+        payload = payload_of(ctx.settings)
+    except UserError as exc:  # dump shows a configuration, also one a backup would refuse
+        yield f"# Backup method payload: not known ({exc.message})"
+        return
+    if payload is not None:
+        yield "# Backup method payload (what BACKUP adds to the rescue image, sizes on this host)"
+        for line in describe(payload):
+            yield f"#   {line}"
 
 
 def dump(ctx: Context) -> None:

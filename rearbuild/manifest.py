@@ -174,6 +174,8 @@ class Manifest:
     layout: str = ""
     network: Mapping[str, Any] = field(default_factory=dict)
     missing: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The backup method's rescue payload (rearbuild.backup.methods.in_image): programs, files, bytes.
+    backup_payload: Mapping[str, Any] = field(default_factory=dict)
 
     def file(self, path: str) -> FileRecord | None:
         return next((f for f in self.files if f.path == path), None)
@@ -195,6 +197,7 @@ class Manifest:
             "layout": self.layout,
             "network": self.network,
             "missing": {k: list(v) for k, v in sorted(self.missing.items())},
+            "backup_payload": dict(self.backup_payload),
             "files": [f.to_json() for f in self.files],
         }
 
@@ -245,6 +248,7 @@ class Manifest:
             layout=_field(data, "layout", str, source),
             network=_field(data, "network", dict, source),
             missing={str(k): tuple(v) for k, v in _field(data, "missing", dict, source).items()},
+            backup_payload=data.get("backup_payload") or {},  # absent in manifests of earlier versions
         )
 
     @classmethod
@@ -363,6 +367,7 @@ def assemble(
     layout: str,
     network: Mapping[str, Any],
     missing: Missing,
+    backup_payload: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """Everything collected, as one manifest. layout: disklayout.conf's text; its time stamp says when
     savelayout ran, not what the layout is, and is left out so two collections of an unchanged host are equal."""
@@ -382,4 +387,5 @@ def assemble(
             "libraries": missing.libraries,
             "firmware": tuple(sorted(missing.firmware)),
         },
+        backup_payload=dict(backup_payload or {}),
     )

@@ -74,6 +74,7 @@ class RunState:
     backup_archive: Path | None = None  # written (mkbackup) or checked (verify)
     restored_directories: tuple[DirEntry, ...] = ()  # directories to recreate after the restore
     restored_includes: tuple[str, ...] | None = None  # what the restored archive held (None: unknown)
+    restore_selection: tuple[str, ...] = ()  # what verify chose for a vendor method (TSM file spaces, DP session)
     crypt_key: str = field(default="", repr=False)  # typed in by the operator during recovery; never logged
     # ---- the end ----
     exit_status: int = 0
