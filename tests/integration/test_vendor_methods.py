@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rearbuild.backup import dp, fdrupstream, nsr
+from rearbuild.backup import dp, fdrupstream, nsr, tsm
 from rearbuild.backup.vendor import hand_over
 from rearbuild.config.model import Config
 from rearbuild.manifest import Manifest
@@ -273,3 +273,21 @@ def test_manifest_records_the_methods_payload(env: RearEnv, cli: Cli, tmp_path: 
     assert payload["method"] == "TSM" and payload["programs"] == {"dsmc": dsmc.stat().st_size}
     assert payload["file_count"] == 2 and payload["programs_missing"] == []
     assert payload["ld_library_path"] == f"{client}/ba/bin"
+
+
+def test_tsm_saves_the_rescue_image_in_tsm_result_file_path(env: RearEnv, bin_dir: Path, tmp_path: Path) -> None:
+    record = env.root / "dsmc.calls"
+    _tsm(bin_dir, record)
+    iso = tmp_path / "out/rear-host.iso"
+    iso.parent.mkdir()
+    iso.write_bytes(b"ISO")
+    where = tmp_path / "tsm-rear"
+    conf = f"BACKUP=TSM\nTSM_RESULT_FILE_PATH={where}\nTSM_LD_LIBRARY_PATH=\n"
+    s = tsm.settings(shipped_config(env, conf, workflow="mkrescue"))
+    assert tsm.save_results(s, [iso], tmp_path / "work") == (where / "rear-host.iso",)
+    assert (where / "rear-host.iso").read_bytes() == b"ISO"
+    assert calls(record) == [["dsmc", "incremental", str(where / "rear-host.iso"), "LD_LIBRARY_PATH=", "LC_ALL=C"]]
+    # With a management class: dsmc archive -archmc=CLASS.
+    s = tsm.settings(shipped_config(env, conf + "TSM_ARCHIVE_MGMT_CLASS=REAR\n", workflow="mkrescue"))
+    tsm.save_results(s, [iso], tmp_path / "work")
+    assert calls(record)[-1][:3] == ["dsmc", "archive", "-archmc=REAR"]
