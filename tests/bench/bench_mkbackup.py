@@ -78,6 +78,16 @@ def apparent_bytes(tree: Path) -> int:
     return int(run(["du", "-s", "--apparent-size", "--block-size=1", str(tree)]).split()[0])
 
 
+def default_kernel() -> str:
+    """The newest kernel with modules and a /boot/vmlinuz: ReaR's mkbackuponly still guesses the kernel (the
+    running one of this VM has no modules, and ReaR aborts on it)."""
+    running = os.uname().release
+    if Path("/lib/modules", running).is_dir():
+        return running
+    found = sorted(p.name for p in Path("/lib/modules").iterdir() if Path("/boot", f"vmlinuz-{p.name}").exists())
+    return found[-1] if found else running
+
+
 def default_rearbuild() -> str:
     beside = Path(sys.executable).parent / "rearbuild"
     return str(beside) if beside.exists() else (shutil.which("rearbuild") or "rearbuild")
@@ -124,12 +134,14 @@ def main() -> int:
         rear_dir = fresh(work / "rear")
         for d in ("conf", "tmp"):
             fresh(rear_dir / d)
-        (rear_dir / "conf/local.conf").write_text(f"OUTPUT=ISO\nBACKUP_URL=file://{mnt / 'rear'}\n{common}")
+        # BOOTLOADER: ReaR cannot read /dev/vda here to guess it (mkbackuponly still runs that prep script).
+        rear_conf = f"OUTPUT=ISO\nBOOTLOADER=GRUB2\nBACKUP_URL=file://{mnt / 'rear'}\n{common}"
+        (rear_dir / "conf/local.conf").write_text(rear_conf)
         fresh(mnt / "rear")
         rows.append(
             measure(
                 "rear mkbackuponly (tar | gzip)",
-                ["rear", "-c", str(rear_dir / "conf"), "mkbackuponly"],
+                ["rear", "-c", str(rear_dir / "conf"), "-r", default_kernel(), "mkbackuponly"],
                 logs / "rear.log",
                 mnt / "rear",
                 env=dict(os.environ, TMPDIR=str(rear_dir / "tmp")),

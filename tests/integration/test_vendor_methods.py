@@ -291,3 +291,11 @@ def test_tsm_saves_the_rescue_image_in_tsm_result_file_path(env: RearEnv, bin_di
     s = tsm.settings(shipped_config(env, conf + "TSM_ARCHIVE_MGMT_CLASS=REAR\n", workflow="mkrescue"))
     tsm.save_results(s, [iso], tmp_path / "work")
     assert calls(record)[-1][:3] == ["dsmc", "archive", "-archmc=REAR"]
+
+
+def test_a_backup_method_is_no_output(env: RearEnv, cli: Cli) -> None:
+    """recipes/output/TSM saves BACKUP=TSM's results; it does not make TSM an OUTPUT."""
+    env.write("etc/local.conf", "OUTPUT=TSM\n")
+    status, output = cli("-n", "mkrescue")
+    assert status == 1 and "OUTPUT='TSM' is not a method rearbuild has" in output
+    assert "choose one of:" in output and "TSM" not in output.split("choose one of:")[1]

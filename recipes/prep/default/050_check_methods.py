@@ -14,9 +14,17 @@ def main(ctx: Context) -> None:
         checks.append(("BACKUP", "restore"))
     for name, stage in checks:
         value = ctx.text(name)
-        if not value or not (recipes / stage / value).is_dir():
+        # recipes/output/TSM holds BACKUP=TSM's result saving: a backup method is no OUTPUT
+        is_method = name == "OUTPUT" and (recipes / "restore" / value).is_dir()
+        if not value or not (recipes / stage / value).is_dir() or is_method:
             known = (
-                sorted(p.name for p in (recipes / stage).iterdir() if p.is_dir() and p.name.isupper())
+                sorted(
+                    p.name
+                    for p in (recipes / stage).iterdir()
+                    if p.is_dir()
+                    and p.name.isupper()
+                    and not (stage == "output" and (recipes / "restore" / p.name).is_dir())
+                )
                 if (recipes / stage).is_dir()
                 else []
             )
