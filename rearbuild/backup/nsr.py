@@ -5,7 +5,8 @@
               COPY_AS_IS_EXCLUDE_NSR and PROGS_NSR go into the image
     rescue    the server: NSRSERVER, else the first line of $NSR_ROOT_DIR/res/servers -> recovery/nsr_server;
               the save sets: `savefs -p -s SERVER`, its path= values -> recovery/nsr_paths
-    restore   recover -s SERVER -c HOSTNAME -d TARGET -a PATH... ; with NSR_CLIENT_MODE=y and
+    restore   nsrexecd started (ReaR starts it at boot: 90-networker.sh), then
+              recover -s SERVER -c HOSTNAME -d TARGET -a PATH... ; with NSR_CLIENT_MODE=y and
               NSR_CLIENT_REQUESTRESTORE=y the operator starts the restore on the server and confirms here
 
 Not run against a real NetWorker server: verified with stand-ins that print the documented output.
@@ -115,7 +116,36 @@ def recover_argv(server: str, paths: tuple[str, ...], target: Path, hostname: st
     return ("recover", "-s", server, "-c", hostname or socket.gethostname(), "-d", str(target), "-a", *paths)
 
 
+def _running(name: str) -> bool:
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == name:
+                return True
+        except OSError:
+            continue  # the process ended meanwhile
+    return False
+
+
+def start_daemon(s: NsrSettings) -> None:
+    """The client daemon the server talks to, as ReaR's 90-networker.sh starts it at boot of the rescue system:
+    through nsr_envexec with nsrrc/networkerrc for a /usr/sbin install, else as it is. It daemonizes itself."""
+    if _running("nsrexecd"):
+        return
+    envexec = Path("/opt/nsr/admin/nsr_envexec")
+    argv: tuple[str, ...] = ("nsrexecd",)
+    if envexec.is_file() and Path("/usr/sbin/nsrexecd").is_file():
+        argv = (str(envexec), "-u", str(s.root_dir / "nsrrc"), "-s", "/opt/nsr/admin/networkerrc", "/usr/sbin/nsrexecd")
+    notice("starting the NetWorker client daemon nsrexecd")
+    result = run(argv, env=client_env(s.payload.ld_library_path), check=False, timeout=60)
+    if result.returncode != 0:
+        raise UserError(
+            f"nsrexecd did not start (exit {result.returncode}); the NetWorker server cannot reach this client",
+            hint="start it by hand (nsrexecd) in another terminal and run restoreonly",
+        )
+
+
 def restore(s: NsrSettings, server: str, paths: tuple[str, ...], target: Path) -> None:
+    start_daemon(s)
     notice("restoring %s from NetWorker server %s into %s", " ".join(paths), server, target)
     result = run(recover_argv(server, paths, target), env=client_env(s.payload.ld_library_path), check=False)
     if result.returncode != 0:

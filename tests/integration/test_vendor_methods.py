@@ -164,6 +164,7 @@ def test_nsr_records_save_sets_and_recovers_them(env: RearEnv, cli: Cli, bin_dir
     stand_in(bin_dir / "savefs", record, "echo 'path=/, level=full, diskno=0, max_sessions=1, pool=Default'\n"
              "echo 'path=/boot, level=full, diskno=1, max_sessions=1, pool=Default'\n")  # fmt: skip
     stand_in(bin_dir / "recover", record, 'mkdir -p "$6" && touch "$6/recovered"\n')
+    stand_in(bin_dir / "nsrexecd", record)
     nsr_root = env.root / "nsr"
     (nsr_root / "res").mkdir(parents=True)
     (nsr_root / "res/servers").write_text("backup1.example.com\nbackup2.example.com\n")
@@ -175,6 +176,7 @@ def test_nsr_records_save_sets_and_recovers_them(env: RearEnv, cli: Cli, bin_dir
     demo = env.root / "restored"
     status, output = cli("-n", "restoreonly", "--demo", str(demo))
     assert status == 0, output
+    assert calls(record)[-2][0] == "nsrexecd"  # the client daemon first, as ReaR's rescue system starts it
     assert calls(record)[-1][:10] == [
         "recover", "-s", "backup1.example.com", "-c", HOST, "-d", str(demo), "-a", "/", "/boot",
     ]  # fmt: skip
