@@ -14,6 +14,8 @@ Not run against a real NetWorker server: verified with stand-ins that print the 
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,12 @@ class NsrSettings:
     operator_restores: bool  # NSR_CLIENT_REQUESTRESTORE
 
 
+def _daemon() -> str:
+    """nsrexecd: on PATH (/usr/sbin), else where older clients put it (ReaR checks both)."""
+    legacy = "/opt/networker/sbin/nsrexecd"
+    return legacy if shutil.which("nsrexecd") is None and os.access(legacy, os.X_OK) else "nsrexecd"
+
+
 def settings(config: Config) -> NsrSettings:
     return NsrSettings(
         payload=Payload(
@@ -46,7 +54,7 @@ def settings(config: Config) -> NsrSettings:
             programs=(*config.items("PROGS_NSR"), "fmt"),
             files=config.items("COPY_AS_IS_NSR"),
             exclude=config.items("COPY_AS_IS_EXCLUDE_NSR"),
-            required=("nsrexecd", "recover", "savefs"),
+            required=(_daemon(), "recover", "savefs"),
         ),
         root_dir=Path(config.text("NSR_ROOT_DIR") or "/nsr"),
         server=config.text("NSRSERVER").strip(),
@@ -132,7 +140,7 @@ def start_daemon(s: NsrSettings) -> None:
     if _running("nsrexecd"):
         return
     envexec = Path("/opt/nsr/admin/nsr_envexec")
-    argv: tuple[str, ...] = ("nsrexecd",)
+    argv: tuple[str, ...] = (_daemon(),)
     if envexec.is_file() and Path("/usr/sbin/nsrexecd").is_file():
         argv = (str(envexec), "-u", str(s.root_dir / "nsrrc"), "-s", "/opt/nsr/admin/networkerrc", "/usr/sbin/nsrexecd")
     notice("starting the NetWorker client daemon nsrexecd")
