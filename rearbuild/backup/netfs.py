@@ -183,6 +183,11 @@ def refuse_crypt_typos(config: Config) -> None:
         )
 
 
+def _outdated_days(config: Config) -> int:
+    """FULLBACKUP_OUTDATED_DAYS; empty means ReaR's default, 7 (prep/NETFS/default/070_set_backup_archive.sh)."""
+    return config.number("FULLBACKUP_OUTDATED_DAYS") if config.text("FULLBACKUP_OUTDATED_DAYS").strip() else 7
+
+
 def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: bool = False) -> NetfsSettings:
     """The NETFS configuration, checked. typed_key: a key the operator typed earlier in this run."""
     refuse_crypt_typos(config)
@@ -193,7 +198,7 @@ def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: 
     chain = ChainSettings(
         BackupType.parse(config.text("BACKUP_TYPE")),
         full_days=config.items("FULLBACKUPDAY"),
-        outdated_days=config.number("FULLBACKUP_OUTDATED_DAYS"),
+        outdated_days=_outdated_days(config),
     )
     if chain.kind.chained and url.scheme.in_rescue_image:
         raise UserError(
