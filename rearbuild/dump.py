@@ -14,11 +14,14 @@ import sys
 from collections.abc import Iterator
 
 from rearbuild import __version__
+from rearbuild.backup.methods import payload_of
+from rearbuild.backup.vendor import describe
 from rearbuild.config.bashstate import Value, bash_assignment
 from rearbuild.config.model import Setting, is_secret
 from rearbuild.config.validate import problems
 from rearbuild.config.variables import State, documentation, table
 from rearbuild.context import Context
+from rearbuild.errors import UserError
 
 log = logging.getLogger("rearbuild")
 
@@ -43,6 +46,15 @@ def lines(ctx: Context) -> Iterator[str]:
     for setting in settings:
         text = _shown(ctx, setting)
         yield f"{text:<{width}}  # {_origin(ctx, setting.origin)}{_state(ctx, setting)}"
+    try:
+        payload = payload_of(ctx.settings)
+    except UserError as exc:  # dump shows a configuration, also one a backup would refuse
+        yield f"# Backup method payload: not known ({exc.message})"
+        return
+    if payload is not None:
+        yield "# Backup method payload (what BACKUP adds to the rescue image, sizes on this host)"
+        for line in describe(payload):
+            yield f"#   {line}"
 
 
 def _user_set(ctx: Context, setting: Setting) -> bool:

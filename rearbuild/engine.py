@@ -68,6 +68,30 @@ def execute(workflow: Workflow, ctx: Context) -> None:
     if ctx.options.simulate:
         _simulate_checks(stages, ctx)
         return
+    try:
+        _run_stages(stages, ctx)
+    except BaseException:
+        _run_exit_tasks(ctx)
+        raise
+    total = sum(t for name, t in ctx.timings if name.startswith("stage "))
+    stage_times = [(name.removeprefix("stage "), t) for name, t in ctx.timings if name.startswith("stage ")]
+    log.info("stage timings:\n%s", "\n".join(f"  stage {name}: {t:.1f} s" for name, t in stage_times))
+    # a quiet workflow (checklayout from cron) says nothing when nothing happened; -v shows the line
+    log.log(logging.INFO if workflow.quiet else NOTICE, "%s finished in %.1f s", workflow.value, total)
+
+
+def _run_exit_tasks(ctx: Context) -> None:
+    """ReaR's exit tasks after a failure: each runs, a failing one is logged and does not hide the cause."""
+    while ctx.state.exit_tasks:
+        name, task = next(iter(ctx.state.exit_tasks.items()))
+        del ctx.state.exit_tasks[name]
+        try:
+            task()
+        except Exception as exc:  # the workflow's own error is the one to report
+            log.error("exit task %s failed: %s", name, exc)
+
+
+def _run_stages(stages: list[tuple[Stage, list[recipes.Recipe]]], ctx: Context) -> None:
     for stage, found in stages:
         started = time.monotonic()
         # -v shows the stage timings once, as a table at the end; -d shows each stage as it starts and ends
@@ -81,11 +105,6 @@ def execute(workflow: Workflow, ctx: Context) -> None:
                     recipes.execute(recipe, ctx)
                 ctx.timings.append((recipe.label, time.monotonic() - began))
         ctx.timings.append((f"stage {stage.name}", time.monotonic() - started))
-    total = sum(t for name, t in ctx.timings if name.startswith("stage "))
-    stage_times = [(name.removeprefix("stage "), t) for name, t in ctx.timings if name.startswith("stage ")]
-    log.info("stage timings:\n%s", "\n".join(f"  stage {name}: {t:.1f} s" for name, t in stage_times))
-    # a quiet workflow (checklayout from cron) says nothing when nothing happened; -v shows the line
-    log.log(logging.INFO if workflow.quiet else NOTICE, "%s finished in %.1f s", workflow.value, total)
 
 
 # The stage whose recipes only check (ReaR's prep: "checks and preparations before anything is written"); -s runs

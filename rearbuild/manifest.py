@@ -176,6 +176,8 @@ class Manifest:
     missing: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # CLONE_USERS/CLONE_GROUPS: "passwd" and "group" lines added to the rescue system's (rearbuild.collect.accounts)
     accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The backup method's rescue payload (rearbuild.backup.methods.in_image): programs, files, bytes.
+    backup_payload: Mapping[str, Any] = field(default_factory=dict)
 
     def file(self, path: str) -> FileRecord | None:
         return next((f for f in self.files if f.path == path), None)
@@ -198,6 +200,7 @@ class Manifest:
             "network": self.network,
             "missing": {k: list(v) for k, v in sorted(self.missing.items())},
             "accounts": {k: list(v) for k, v in sorted(self.accounts.items())},
+            "backup_payload": dict(self.backup_payload),
             "files": [f.to_json() for f in self.files],
         }
 
@@ -250,6 +253,7 @@ class Manifest:
             missing={str(k): tuple(v) for k, v in _field(data, "missing", dict, source).items()},
             # absent from manifests written before CLONE_USERS existed: nothing was cloned
             accounts={str(k): tuple(str(x) for x in v) for k, v in data.get("accounts", {}).items()},
+            backup_payload=data.get("backup_payload") or {},  # absent in manifests of earlier versions
         )
 
     @classmethod
@@ -369,6 +373,7 @@ def assemble(
     network: Mapping[str, Any],
     missing: Missing,
     accounts: Mapping[str, Sequence[str]] | None = None,
+    backup_payload: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """Everything collected, as one manifest. layout: disklayout.conf's text; its time stamp says when
     savelayout ran, not what the layout is, and is left out so two collections of an unchanged host are equal."""
@@ -389,4 +394,5 @@ def assemble(
             "firmware": tuple(sorted(missing.firmware)),
         },
         accounts={k: tuple(v) for k, v in (accounts or {}).items() if v},
+        backup_payload=dict(backup_payload or {}),
     )

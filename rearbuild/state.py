@@ -7,6 +7,7 @@ AttributeError far away. The library never sees this object (DESIGN.md: the libr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -76,6 +77,9 @@ class RunState:
     restored_includes: tuple[str, ...] | None = None  # what the restored archive held (None: unknown)
     borg_archives: tuple[str, ...] | None = None  # BACKUP=BORG: the repository's archives, as prep listed them
     borg_archive: str | None = None  # BACKUP=BORG: the archive verify chose to restore
+    restore_selection: tuple[str, ...] = ()  # what verify chose for a vendor method (TSM file spaces, DP session)
     crypt_key: str = field(default="", repr=False)  # typed in by the operator during recovery; never logged
     # ---- the end ----
     exit_status: int = 0
+    # ReaR's EXIT_TASKS: run (in order) when a workflow fails, e.g. POST_BACKUP_SCRIPT once PRE_BACKUP_SCRIPT ran
+    exit_tasks: dict[str, Callable[[], None]] = field(default_factory=dict)

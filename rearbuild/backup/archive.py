@@ -13,6 +13,7 @@ environment (`-pass env:VAR`), never through the command line, which every user 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +49,18 @@ def compression_from_tar_options(options: Sequence[str]) -> Codec:
     return found.pop() if found else Codec.NONE  # type: ignore[return-value]  # None was excluded above
 
 
+# gzip has no threads; pigz writes the same gzip format on every core (pigz(1)), which plain gzip -d reads.
+PARALLEL_GZIP = "pigz"
+
+
 def compress_step(codec: Codec) -> Step | None:
-    return None if codec is Codec.NONE else Step(codec.pipe_compress_argv())
+    """The backup's compressor, on every core when it can be: zstd and xz with -T0, gzip as pigz when installed
+    (the restore decompresses with the codec's own program, which the rescue image carries)."""
+    if codec is Codec.NONE:
+        return None
+    if codec is Codec.GZIP and shutil.which(PARALLEL_GZIP):
+        return Step((PARALLEL_GZIP, "-c"))
+    return Step(codec.pipe_compress_argv())
 
 
 def decompress_step(codec: Codec) -> Step | None:
@@ -100,8 +111,13 @@ class ArchiveFormat:
     tar_suffix: str = ".tar"
 
     @property
+    def file_suffix(self) -> str:
+        """'.tar.gz': ReaR's $BACKUP_PROG_SUFFIX$BACKUP_PROG_COMPRESS_SUFFIX, the end of every archive's name."""
+        return f"{self.tar_suffix}{self.suffix}"
+
+    @property
     def name(self) -> str:
-        return f"{self.base}{self.tar_suffix}{self.suffix}"
+        return f"{self.base}{self.file_suffix}"
 
     @property
     def checksum_name(self) -> str:

@@ -14,6 +14,7 @@ configuration into NetfsSettings (settings()) and pass the run's places (Places)
 from __future__ import annotations
 
 import contextlib
+import datetime
 import difflib
 import enum
 import getpass
@@ -36,6 +37,7 @@ from rearbuild.backup.archive import (
     extract_step,
     parse_compression,
 )
+from rearbuild.backup.chain import RESTORE_OPTION, BackupType, ChainSettings, Plan, plan_backup, restore_chain
 from rearbuild.backup.location import reachable
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress, human_bytes
@@ -57,6 +59,9 @@ _PROBE_BYTES = 1 << 20  # bzip2's largest block is 900 kB (bzip2(1)): one whole 
 _TAR_MAGIC_OFFSET = 257  # POSIX ustar header: magic "ustar" at byte 257 (pax extended headers have it too)
 
 
+_FULL_EACH_TIME = ChainSettings(BackupType.FULL)
+
+
 @dataclass(frozen=True)
 class NetfsSettings:
     url: Url
@@ -72,6 +77,8 @@ class NetfsSettings:
     exclude: tuple[str, ...] = ()  # BACKUP_PROG_EXCLUDE
     only_exclude: bool = False  # BACKUP_ONLY_EXCLUDE
     exclude_mountpoints: tuple[str, ...] = ()  # EXCLUDE_MOUNTPOINTS: file systems recreated but not backed up
+    chain: ChainSettings = _FULL_EACH_TIME  # BACKUP_TYPE, FULLBACKUPDAY, FULLBACKUP_OUTDATED_DAYS
+    integrity_md5: bool = False  # BACKUP_INTEGRITY_CHECK: ReaR's <archive>.md5 beside the archive, checked too
 
     @property
     def key(self) -> str:
@@ -177,6 +184,11 @@ def refuse_crypt_typos(config: Config) -> None:
         )
 
 
+def _outdated_days(config: Config) -> int:
+    """FULLBACKUP_OUTDATED_DAYS; empty means ReaR's default, 7 (prep/NETFS/default/070_set_backup_archive.sh)."""
+    return config.number("FULLBACKUP_OUTDATED_DAYS") if config.text("FULLBACKUP_OUTDATED_DAYS").strip() else 7
+
+
 def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: bool = False) -> NetfsSettings:
     """The NETFS configuration, checked. typed_key: a key the operator typed earlier in this run."""
     refuse_crypt_typos(config)
@@ -184,10 +196,16 @@ def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: 
     program = config.text("BACKUP_PROG").strip()
     if os.path.basename(program) != "tar":
         raise UserError(f"BACKUP_PROG={program!r}: rearbuild's NETFS supports only tar", hint="remove the setting")
-    if config.text("BACKUP_TYPE").strip() not in ("", "full"):
+    chain = ChainSettings(
+        BackupType.parse(config.text("BACKUP_TYPE")),
+        full_days=config.items("FULLBACKUPDAY"),
+        outdated_days=_outdated_days(config),
+    )
+    if chain.kind.chained and url.scheme.in_rescue_image:
         raise UserError(
-            f"BACKUP_TYPE={config.text('BACKUP_TYPE')!r}: incremental and differential backups are not supported yet",
-            hint="remove BACKUP_TYPE for a full backup each time",
+            f"BACKUP_TYPE={chain.kind.value} with BACKUP_URL={url.text}: each rescue ISO would hold only one level "
+            "of the chain",
+            hint="use BACKUP_URL=file://, nfs:// or usb:// for incremental backups, or leave BACKUP_TYPE empty",
         )
     compression, suffix = _compression(config)
     encryption = None
@@ -215,6 +233,8 @@ def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: 
         exclude=config.items("BACKUP_PROG_EXCLUDE"),
         only_exclude=config.flag("BACKUP_ONLY_EXCLUDE"),
         exclude_mountpoints=config.items("EXCLUDE_MOUNTPOINTS"),
+        chain=chain,
+        integrity_md5=config.flag("BACKUP_INTEGRITY_CHECK"),
     )
 
 
@@ -293,6 +313,10 @@ def _replace_previous(directory: Path, s: NetfsSettings) -> None:
     """NETFS_KEEP_OLD_BACKUP_COPY: the previous backup directory becomes <dir>.old (the older .old goes)."""
     if not s.keep_old or not (directory / s.archive.name).exists():
         return
+    if s.chain.kind.chained:
+        # ReaR too: moving the directory aside would take the chain's full backup with it
+        notice("NETFS_KEEP_OLD_BACKUP_COPY does nothing with BACKUP_TYPE=%s", s.chain.kind.value)
+        return
     old = _kept_copy(directory)
     if old.exists():
         shutil.rmtree(old)
@@ -300,10 +324,24 @@ def _replace_previous(directory: Path, s: NetfsSettings) -> None:
     notice("previous backup kept in %s", old)
 
 
-def write_archive(s: NetfsSettings, places: Places, directory: Path, chosen: Selection) -> Path:
+def _snapshot_work_file(places: Places, plan: Plan | None) -> Path | None:
+    """The tar snapshot file this backup updates: a copy of its base's (a full backup starts without one)."""
+    if plan is None:
+        return None
+    work = places.work_dir / "backup.snar"
+    work.unlink(missing_ok=True)
+    if plan.base is not None:
+        shutil.copyfile(plan.base.snapshot, work)
+    return work
+
+
+def write_archive(
+    s: NetfsSettings, places: Places, directory: Path, chosen: Selection, plan: Plan | None = None
+) -> Path:
     """Stream the backup into directory; returns the archive. The last good archive and its checksum stay until
-    the new ones are complete (backup/commit.py); the caller holds the location's lock."""
-    archive = directory / s.archive.name
+    the new ones are complete (backup/commit.py); the caller holds the location's lock. plan: the chain's
+    archive (BACKUP_TYPE=incremental|differential), else the one archive s.archive.name."""
+    archive = plan.archive.path if plan is not None else directory / s.archive.name
     commit.clear_leftovers(archive)
     commit.check_places(archive)
     _replace_previous(directory, s)
@@ -311,18 +349,23 @@ def write_archive(s: NetfsSettings, places: Places, directory: Path, chosen: Sel
     exclude_file = places.work_dir / "backup-exclude.txt"
     exclude_file.parent.mkdir(parents=True, exist_ok=True)
     exclude_file.write_text(chosen.exclude_text())
-    steps = s.archive.write_steps(create_step(chosen.includes, exclude_file, s.tar_options))
+    snapshot = _snapshot_work_file(places, plan)
+    options = (*s.tar_options, f"--listed-incremental={snapshot}") if snapshot is not None else s.tar_options
+    steps = s.archive.write_steps(create_step(chosen.includes, exclude_file, options))
     progress = Progress("backup", used_bytes(chosen.includes))
     digest = hashlib.sha256()
-    notice("backing up %s to %s", " ".join(chosen.includes), archive)
+    md5 = hashlib.md5(usedforsecurity=False)  # ReaR's BACKUP_INTEGRITY_CHECK file is md5sum's
+    notice("backing up %s to %s%s", " ".join(chosen.includes), archive, f": {plan.describe()}" if plan else "")
     log.info("excluded: %s", " ".join(chosen.excludes))
 
     def to_file(chunk: bytes) -> None:
         digest.update(chunk)
+        if s.integrity_md5:
+            md5.update(chunk)
 
     def both(chunk: bytes) -> None:
         progress.add(chunk)
-        digest.update(chunk)
+        to_file(chunk)
 
     # Junction 1 (after tar) counts the uncompressed bytes; the last one hashes what goes into the file.
     taps = {1: both} if len(steps) == 1 else {1: progress.add, len(steps): to_file}
@@ -343,8 +386,20 @@ def write_archive(s: NetfsSettings, places: Places, directory: Path, chosen: Sel
         log.warning("tar: some files changed while they were read; the backup is complete otherwise (%s)", tail)
     sha = digest.hexdigest()
     commit.commit(archive, sha)
+    try:
+        if s.integrity_md5:
+            atomic_write(md5_file(archive), f"{md5.hexdigest()}  {archive.name}\n".encode())
+        if snapshot is not None and plan is not None:
+            atomic_write(plan.archive.snapshot, snapshot.read_bytes(), mode=0o600)
+    except OSError as exc:
+        raise commit.location_error(archive, exc, committed=True) from exc
     notice("backup archive %s: %s, sha256 %s", archive, human_bytes(archive.stat().st_size), sha)
     return archive
+
+
+def md5_file(archive: Path) -> Path:
+    """ReaR's BACKUP_INTEGRITY_CHECK file (`md5sum -c` checks it in the archive's directory)."""
+    return archive.with_name(archive.name + ".md5")
 
 
 INCLUDE_LIST = "backup-include.txt"  # beside the archive: what it holds (ReaR keeps it in $TMP_DIR)
@@ -392,7 +447,10 @@ def make_backup(s: NetfsSettings, places: Places, layout: Layout | None) -> Back
     with reachable(s.url, places.mount_dir, write=True, iso_volid=s.iso_volid, options=s.mount_options) as root:
         directory = s.url.archive_dir(root, s.prefix)
         with commit.locked(directory, f"backup to BACKUP_URL={s.url.text}"):
-            archive = write_archive(s, places, directory, chosen)
+            plan = None
+            if s.chain.kind.chained:
+                plan = plan_backup(directory, s.archive.file_suffix, s.chain, datetime.datetime.now())
+            archive = write_archive(s, places, directory, chosen, plan)
             _write_companions(archive, entries, chosen)
     return Backup(archive, {})
 
@@ -421,10 +479,17 @@ def located(s: NetfsSettings, mount_dir: Path) -> Iterator[Path]:
         yield s.url.archive_dir(root, s.prefix)
 
 
-def _find_archive(directory: Path, s: NetfsSettings) -> Path:
+def _find_archives(directory: Path, s: NetfsSettings) -> tuple[Path, ...]:
+    """What a restore extracts, in order: the one archive, or the chain of BACKUP_TYPE=incremental|differential
+    (ReaR too restores backup.tar.gz when no chain is there)."""
+    if s.chain.kind.chained:
+        chain = restore_chain(directory, s.archive.file_suffix, s.chain.kind)
+        if chain:
+            notice("restoring the %s chain %s", s.chain.kind.value, " ".join(a.path.name for a in chain))
+            return tuple(a.path for a in chain)
     archive = directory / s.archive.name
     if archive.is_file():
-        return archive
+        return (archive,)
     others = sorted(p.name for p in directory.glob(f"{s.archive.base}.tar*")) if directory.is_dir() else []
     kept = _kept_copy(directory) / s.archive.name
     if kept.is_file():
@@ -434,6 +499,8 @@ def _find_archive(directory: Path, s: NetfsSettings) -> Path:
             hint=f"NETFS_KEEP_OLD_BACKUP_COPY kept it when a later backup began; to restore it, move {directory} "
             f"out of the way, then mv {kept.parent} {directory} and run again",
         )
+    if s.chain.kind.chained:
+        archive = directory / f"YYYY-MM-DD-HHMM-F{s.archive.file_suffix}"
     raise UserError(
         f"no backup archive {archive} (BACKUP_URL={s.url.text}, NETFS_PREFIX={s.prefix})",
         hint=(
@@ -467,18 +534,41 @@ def _describe(steps: tuple[Step, ...]) -> str:
 def verify_backup(s: NetfsSettings, mount_dir: Path) -> Path:
     """The archive is reachable, intact and readable with the configured key and compression."""
     with located(s, mount_dir) as directory:
-        archive = _find_archive(directory, s)
-        progress = Progress("checking the backup's sha256", archive.stat().st_size)
+        found = _find_archives(directory, s)
+        for archive in found:
+            _verify_one(archive, s)
+    return found[-1]
 
-        def observe(chunk: bytes) -> None:
-            progress.add(chunk)
-            progress.show()
 
-        commit.verify(archive, observe)
-        progress.finish()
-        probe_head(archive, s.archive.read_steps())
+def _verify_one(archive: Path, s: NetfsSettings) -> None:
+    progress = Progress("checking the backup's sha256", archive.stat().st_size)
+    md5 = hashlib.md5(usedforsecurity=False)
+
+    def observe(chunk: bytes) -> None:
+        progress.add(chunk)
+        progress.show()
+        if s.integrity_md5:
+            md5.update(chunk)
+
+    commit.verify(archive, observe)
+    progress.finish()
+    if s.integrity_md5:
+        _check_md5(archive, md5.hexdigest())
+    probe_head(archive, s.archive.read_steps())
     notice("backup archive %s is intact", archive)
-    return archive
+
+
+def _check_md5(archive: Path, actual: str) -> None:
+    """BACKUP_INTEGRITY_CHECK: the archive's .md5 (ReaR's, or rearbuild's) must be there and match."""
+    record = md5_file(archive)
+    expected = record.read_text().split()[0] if record.is_file() and record.read_text().strip() else ""
+    if expected != actual:
+        why = "does not match it" if expected else "is missing"
+        raise UserError(
+            f"integrity check failed: {record} {why} (BACKUP_INTEGRITY_CHECK is enabled); nothing was written",
+            hint="restore from another copy of the backup, or unset BACKUP_INTEGRITY_CHECK for a backup made "
+            "without it (its sha256 is still checked)",
+        )
 
 
 def _target(options: RecoverOptions) -> Path:
@@ -508,17 +598,9 @@ def restore_backup(s: NetfsSettings, options: RecoverOptions, *, mount_dir: Path
     entries: tuple[directories.DirEntry, ...] = ()
     includes: tuple[str, ...] | None = None
     with located(s, mount_dir) as directory:
-        archive = _find_archive(directory, s)
-        steps = (*s.archive.read_steps(), extract_step(target, s.tar_options))
-        progress = Progress("restore", archive.stat().st_size)
-        notice("restoring %s into %s", archive, target)
-        with open(archive, "rb") as source:
-            results = stream(steps, source=source, taps={0: progress.add}, poll=progress.show)
-        progress.finish()
-        problems = results[-1].err.strip().splitlines()
-        if problems:
-            log.warning("tar reported %d problems while restoring, e.g. %s", len(problems), problems[0])
-            log.info("tar's messages:\n%s", "\n".join(problems))
+        tar_options = (*s.tar_options, RESTORE_OPTION) if s.chain.kind.chained else s.tar_options
+        for archive in _find_archives(directory, s):
+            _extract(archive, (*s.archive.read_steps(), extract_step(target, tar_options)), target)
         record = directory / directories.FILE_NAME
         if not record.is_file():
             record = recovery_dir / directories.FILE_NAME
@@ -528,6 +610,18 @@ def restore_backup(s: NetfsSettings, options: RecoverOptions, *, mount_dir: Path
         if listed.is_file():
             includes = tuple(listed.read_text().splitlines())
     return Restored(target, entries, includes)
+
+
+def _extract(archive: Path, steps: tuple[Step, ...], target: Path) -> None:
+    progress = Progress("restore", archive.stat().st_size)
+    notice("restoring %s into %s", archive, target)
+    with open(archive, "rb") as source:
+        results = stream(steps, source=source, taps={0: progress.add}, poll=progress.show)
+    progress.finish()
+    problems = results[-1].err.strip().splitlines()
+    if problems:
+        log.warning("tar reported %d problems while restoring, e.g. %s", len(problems), problems[0])
+        log.info("tar's messages:\n%s", "\n".join(problems))
 
 
 def recreate_directories(

@@ -48,14 +48,22 @@ def variable_problems(config: Config, shipped: str) -> list[Problem]:
     return found
 
 
+def _is_method(recipes: Path, stage: str, name: str) -> bool:
+    # recipes/output/TSM holds what BACKUP=TSM does at the end of mkrescue (ReaR runs a stage's directories of
+    # both OUTPUT and BACKUP): a backup method is no OUTPUT
+    return (recipes / stage / name).is_dir() and not (stage == "output" and (recipes / "restore" / name).is_dir())
+
+
 def _methods(recipes: Path, stage: str) -> list[str]:
     where = recipes / stage
-    return sorted(p.name for p in where.iterdir() if p.is_dir() and p.name.isupper()) if where.is_dir() else []
+    if not where.is_dir():
+        return []
+    return sorted(p.name for p in where.iterdir() if p.name.isupper() and _is_method(recipes, stage, p.name))
 
 
 def _method(config: Config, name: str, recipes: Path, stage: str, purpose: str) -> Problem | None:
     value = config.text(name).strip()
-    if value and (recipes / stage / value).is_dir():
+    if value and _is_method(recipes, stage, value):
         return None
     known = ", ".join(_methods(recipes, stage)) or "(none yet)"
     return Problem(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rearbuild import __version__
+from rearbuild.backup.methods import in_image, payload_of
 from rearbuild.context import Context
 from rearbuild.log import notice
 from rearbuild.manifest import Missing, assemble
@@ -17,6 +18,7 @@ def main(ctx: Context) -> None:
     kernel = required(ctx.state.kernel, "the kernel (prep)")
     modules = required(ctx.state.modules, "the kernel modules")
     layout_file = Path(ctx.text("DISKLAYOUT_FILE"))
+    payload = payload_of(ctx.settings)
     manifest = ctx.state.manifest = assemble(
         tool_version=__version__,
         facts=ctx.facts.variables() | {"HOSTNAME": ctx.facts.hostname},
@@ -31,6 +33,7 @@ def main(ctx: Context) -> None:
         missing=Missing(
             ctx.state.programs_missing, ctx.state.libraries_unresolved, tuple(m.name for m in modules.missing_firmware)
         ),
+        backup_payload=in_image(payload, ctx.state.records) if payload is not None else None,
     )
     ctx.record_maker().hashes.save()
     if ctx.options.workflow is not Workflow.COLLECT:

@@ -89,3 +89,15 @@ def test_a_missing_archive_names_the_kept_old_copy(rear_env: RearEnv, tmp_path: 
 def test_exclude_mountpoints_reach_the_backup_selection(rear_env: RearEnv) -> None:
     s = settings(shipped_config(rear_env, NETFS + "EXCLUDE_MOUNTPOINTS=( /srv/data /home )\n"), key=KeyNeed.CONFIGURED)
     assert s.exclude_mountpoints == ("/srv/data", "/home")
+
+
+def test_backup_type_settings(rear_env: RearEnv) -> None:
+    s = settings(
+        shipped_config(rear_env, NETFS + "BACKUP_TYPE=differential\nFULLBACKUP_OUTDATED_DAYS=\n"), key=KeyNeed.NONE
+    )
+    assert s.chain.kind.chained and s.chain.outdated_days == 7  # empty: ReaR's default
+    with pytest.raises(UserError, match="BACKUP_TYPE='weekly' is not a backup type"):
+        settings(shipped_config(rear_env, NETFS + "BACKUP_TYPE=weekly\n"), key=KeyNeed.NONE)
+    iso = "BACKUP=NETFS\nBACKUP_URL=iso:///backup\nBACKUP_TYPE=incremental\n"
+    with pytest.raises(UserError, match="each rescue ISO would hold only one level"):
+        settings(shipped_config(rear_env, iso), key=KeyNeed.NONE)

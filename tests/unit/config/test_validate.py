@@ -39,11 +39,11 @@ def nothing_done(env: RearEnv) -> bool:
     ("local_conf", "line", "message"),
     [
         # a method without restore recipes: its image could not restore (BACKUP=TSM built an image before)
-        ("OUTPUT=ISO\nBACKUP=TSM\n", 2, "BACKUP='TSM' is not a method rearbuild has (recover could not restore"),
+        ("OUTPUT=ISO\nBACKUP=SESAM\n", 2, "BACKUP='SESAM' is not a method rearbuild has (recover could not restore"),
         # a location scheme that is not implemented: refused after the ISO was built before
         ("OUTPUT_URL=nfs://server/export\n", 1, "OUTPUT_URL='nfs://server/export': the scheme 'nfs' is not supported"),
         ("BACKUP=NETFS\nBACKUP_URL=cifs://server/share\n", 2, "BACKUP_URL='cifs://server/share': ReaR's scheme 'cifs'"),
-        ("OUTPUT=USB\n", 1, "OUTPUT='USB' is not a method rearbuild has"),
+        ("OUTPUT=PORTABLE\n", 1, "OUTPUT='PORTABLE' is not a method rearbuild has"),
     ],
 )
 def test_prep_dump_and_simulate_refuse_what_could_not_recover(
@@ -103,15 +103,15 @@ def test_a_tmpdir_that_does_not_exist_is_refused(rear_env: RearEnv, shipped: Run
 
 
 def test_simulate_lists_every_problem_refused_variables_too(rear_env: RearEnv, shipped: Run) -> None:
-    local = rear_env.write("etc/local.conf", "USB_DEVICE=/dev/sdb\nOUTPUT_URL=nfs://server/x\n")
+    local = rear_env.write("etc/local.conf", "KEYMAP=de-latin1\nOUTPUT_URL=nfs://server/x\n")
     status, out, err = shipped("-s", "mkrescue")
     assert status == 1
-    assert f"# problem: {local}:1: USB_DEVICE: OUTPUT=USB is not implemented yet" in out
+    assert f"# problem: {local}:1: KEYMAP: keyboard maps in the rescue system are not implemented yet" in out
     assert f"# problem: {local}:2: OUTPUT_URL='nfs://server/x'" in out
     assert "and 1 more problem" in err
     # savelayout has no prep stage: -s still refuses the variable
     status, out, _ = shipped("-s", "savelayout")
-    assert status == 1 and "# problem: " in out and "USB_DEVICE" in out
+    assert status == 1 and "# problem: " in out and "KEYMAP" in out
 
 
 def test_programs_a_method_adds_in_prep_are_checked_at_its_end(rear_env: RearEnv, rearbuild: Run) -> None:

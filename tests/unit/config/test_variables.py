@@ -61,7 +61,7 @@ def test_a_default_conf_definition_wins_over_the_row() -> None:
 
 
 def test_a_refused_variable_names_file_line_and_what_to_do(rear_env: RearEnv, rearbuild: Run) -> None:
-    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\n\nUSB_DEVICE=/dev/sdb\nISO_MAX_SIZE=4400\n")
+    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\n\nKEYMAP=de-latin1\nISO_MAX_SIZE=4400\n")
     status, _, err = rearbuild("mkrescue")
     assert status == 1
     assert f"{local}:4: ISO_MAX_SIZE: splitting the backup over several ISO images is not implemented yet" in err
@@ -71,7 +71,7 @@ def test_a_refused_variable_names_file_line_and_what_to_do(rear_env: RearEnv, re
     assert status == 1 and f"{local}:2: GALAXY_COMMCELL: rearbuild has no BACKUP=GALAXY" in err
     assert "hint: use BACKUP=REQUESTRESTORE" in err
     # an empty value asks for nothing: accepted
-    rear_env.write("etc/local.conf", "USB_DEVICE=\n")
+    rear_env.write("etc/local.conf", "KEYMAP=\n")
     assert rearbuild("dump")[0] == 0
 
 
@@ -90,25 +90,25 @@ def test_an_irrelevant_variable_is_accepted_with_one_notice(rear_env: RearEnv, r
 
 
 def test_dump_reports_refused_variables_after_the_dump(rear_env: RearEnv, rearbuild: Run) -> None:
-    local = rear_env.write("etc/local.conf", "USB_DEVICE=/dev/sdb\nMY_SETTING=1\n")
+    local = rear_env.write("etc/local.conf", "KEYMAP=de-latin1\nMY_SETTING=1\n")
     status, out, err = rearbuild("dump")
     assert status == 1
-    assert re.search(r"^USB_DEVICE='/dev/sdb' .*\[not-yet\]$", out, re.M)
+    assert re.search(r"^KEYMAP='de-latin1' .*\[not-yet\]$", out, re.M)
     assert re.search(r"^MY_SETTING='1' .*\[unknown\]$", out, re.M)
-    assert f"{local}:1: USB_DEVICE: OUTPUT=USB is not implemented yet" in err
+    assert f"{local}:1: KEYMAP: keyboard maps in the rescue system are not implemented yet" in err
 
 
 def test_dump_variable_shows_meaning_state_and_value(rear_env: RearEnv, rearbuild: Run) -> None:
     local = rear_env.write("etc/local.conf", "OUTPUT_URL=file:///srv/out\nISO_MKISOFS_BIN=/bin/x\n")
     for workflow in ("dump",):  # `help VARIABLE` shows the meaning and default (tests/unit/test_cli.py)
-        status, out, _ = rearbuild(workflow, "OUTPUT_URL", "ISO_MKISOFS_BIN", "TSM_RESULT_SAVE", "NOBODY")
+        status, out, _ = rearbuild(workflow, "OUTPUT_URL", "ISO_MKISOFS_BIN", "TIMESYNC", "NOBODY")
         assert status == 0
         assert "OUTPUT_URL: honoured" in out
         assert "  Where results are copied (file:///dir)." in out  # its comment in default.conf
         assert f"  value: OUTPUT_URL='file:///srv/out'  # set by {local}" in out
         assert "ISO_MKISOFS_BIN: accepted, has no effect: rearbuild writes ISOs itself" in out
-        assert "TSM_RESULT_SAVE: refused: not implemented yet: BACKUP=TSM is not implemented yet" in out
-        assert "  instead: use BACKUP=NETFS or REQUESTRESTORE" in out
+        assert "TIMESYNC: refused: not implemented yet: this rescue-network setting is not implemented yet" in out
+        assert "  instead: use NETWORKING_PREPARATION_COMMANDS" in out
         assert "NOBODY: not a ReaR or rearbuild variable" in out and "  value: (not set)" in out
 
 
