@@ -25,6 +25,7 @@ def main(ctx: Context) -> None:
         log_file=ctx.log_file,
         provenance=provenance,
         s3_endpoint=ctx.text("S3_ENDPOINT_URL"),
+        keep_old=bool(ctx.text("KEEP_OLD_OUTPUT_COPY").strip()),
     )
     if files:
         record_latest(ctx.paths.var_dir / LATEST, files, provenance)

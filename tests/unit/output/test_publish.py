@@ -102,3 +102,19 @@ def test_publish_without_files_needs_a_recorded_build(tmp_path: Path) -> None:
     provenance = Provenance("web01", "6.1", "0.1.0", "", 1)
     record_latest(tmp_path / "latest.json", [iso], provenance)
     assert read_latest(tmp_path / "latest.json") == ([iso.resolve()], provenance)
+
+
+def test_keep_old_output_copy_moves_the_previous_results_aside(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    publish([_result(tmp_path, data=b"first")], output_url=f"file://{out}", backup_url="", prefix="h", known={},
+            log_file=None)  # fmt: skip
+    publish([_result(tmp_path, data=b"second")], output_url=f"file://{out}", backup_url="", prefix="h", known={},
+            log_file=None, keep_old=True)  # fmt: skip
+    assert (out / "h/rescue.iso").read_bytes() == b"second"
+    assert (out / "h.old/rescue.iso").read_bytes() == b"first"
+    publish([_result(tmp_path, data=b"third")], output_url=f"file://{out}", backup_url="", prefix="h", known={},
+            log_file=None, keep_old=True)  # fmt: skip
+    assert (out / "h.old/rescue.iso").read_bytes() == b"second"  # one old copy, as ReaR keeps
+    publish([_result(tmp_path, data=b"fourth")], output_url=f"file://{out}", backup_url="", prefix="h", known={},
+            log_file=None)  # fmt: skip
+    assert (out / "h.old/rescue.iso").read_bytes() == b"second"  # without the setting the old copy is untouched

@@ -1,0 +1,121 @@
+"""OUTPUT=PXE and OUTPUT=RAMDISK, booted for real: a disk-less guest on QEMU's user network, whose TFTP server
+serves the tree rearbuild wrote, boots the rescue system with SeaBIOS + pxelinux and with OVMF + GRUB, each finding
+the host's configuration by the guest's MAC; QEMU's iPXE ROM runs the iPXE script and loads kernel and initrd over
+HTTP; the RAMDISK kernel + initrd boot with qemu -kernel/-initrd. The boot loaders on the TFTP server are the
+server's (its admin puts pxelinux.0 or a GRUB net directory there), as with ReaR."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.vm.outputs.conftest import Outputs, tree_digest
+from tests.vm.qemu import Guest, ovmf, qemu
+
+pytestmark = [pytest.mark.slow, pytest.mark.vm]
+
+READY = "rearbuild rescue system ready"
+BOOT_TIMEOUT = 400  # TCG on a busy machine; TFTP in QEMU's user network moves a 26 MB initrd in tens of seconds
+PXELINUX = Path("/usr/lib/PXELINUX/pxelinux.0")
+LDLINUX = Path("/usr/lib/syslinux/modules/bios/ldlinux.c32")
+
+
+def _mac_of(link: str) -> str:
+    """01-aa-bb-cc-dd-ee-ff (pxelinux's per-node name) -> aa:bb:cc:dd:ee:ff."""
+    return link.removeprefix("grub.cfg-").removeprefix("01-").replace("-", ":")
+
+
+def _links(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.is_symlink())
+
+
+def _net(tree: Path, bootfile: str, mac: str) -> list[str]:
+    return ["-netdev", f"user,id=n0,tftp={tree},bootfile={bootfile}",
+            "-device", f"virtio-net-pci,netdev=n0,mac={mac},bootindex=0"]  # fmt: skip
+
+
+def _boot(argv: list[str], log: Path, what: str) -> Guest:
+    guest = Guest(argv, log)
+    try:
+        guest.wait_for(READY, BOOT_TIMEOUT)
+    except BaseException:
+        guest.close()
+        raise
+    print(f"\n{what}: power-on to '{READY}' in {guest.elapsed():.1f} s")
+    return guest
+
+
+def test_two_builds_of_the_pxe_tree_are_byte_identical(outputs: Outputs) -> None:
+    first, second = tree_digest(outputs.bios_first), tree_digest(outputs.bios)
+    assert f"{outputs.host}.initrd.cgz" in first and f"pxelinux.cfg/rear-{outputs.host}" in first
+    assert first == second
+
+
+def test_seabios_pxelinux_boots_the_config_of_the_guests_mac(outputs: Outputs, tmp_path: Path) -> None:
+    tree = outputs.bios
+    links = _links(tree / "pxelinux.cfg")
+    assert links, "PXE_CREATE_LINKS=MAC made no link: the host has no Ethernet interface?"
+    for server_file in (PXELINUX, LDLINUX):
+        shutil.copyfile(server_file, tree / server_file.name)
+    # what any other node gets: not this host's rescue system
+    (tree / "pxelinux.cfg" / "default").write_text("serial 0 115200\nprompt 0\nsay NOT-THIS-HOST\nlocalboot -1\n")
+    guest = _boot(qemu(*_net(tree, "pxelinux.0", _mac_of(links[0]))), tmp_path / "console.log",
+                  "SeaBIOS + pxelinux over TFTP")  # fmt: skip
+    try:
+        assert f"rear - Recover {outputs.host}" in guest.console  # the say line of the host's configuration
+        assert "NOT-THIS-HOST" not in guest.console
+        status, out = guest.shell("cat /proc/cmdline")
+        assert status == 0 and "console=ttyS0,115200" in out, out
+    finally:
+        guest.close()
+    # another MAC: pxelinux falls back to default, which is not the rescue system
+    other = Guest(qemu(*_net(tree, "pxelinux.0", "52:54:00:aa:bb:cc")), tmp_path / "other.log")
+    try:
+        other.wait_for("NOT-THIS-HOST", BOOT_TIMEOUT)
+        assert "Recover" not in other.console
+    finally:
+        other.close()
+
+
+def test_ovmf_grub_boots_the_grub_config_of_the_guests_mac(outputs: Outputs, tmp_path: Path) -> None:
+    tree = outputs.uefi
+    links = _links(tree / "grub")
+    assert links and all(link.startswith("grub.cfg-01-") for link in links), links
+    # the server's GRUB: a net directory whose core.efi looks for grub.cfg-01-<MAC> in its prefix, tree/grub
+    subprocess.run(["grub-mknetdir", f"--net-directory={tree}", "--subdir=grub", "-d", "/usr/lib/grub/x86_64-efi"],
+                   check=True, capture_output=True)  # fmt: skip
+    argv = qemu(*ovmf(tmp_path), *_net(tree, "grub/x86_64-efi/core.efi", _mac_of(links[0])))
+    guest = _boot(argv, tmp_path / "console.log", "OVMF + GRUB over TFTP")
+    try:
+        assert f"Relax-and-Recover (rearbuild) {outputs.host}" in guest.console  # the menu entry GRUB booted
+    finally:
+        guest.close()
+
+
+def test_ipxe_loads_the_rescue_system_over_http(outputs: Outputs, http_server: int, tmp_path: Path) -> None:
+    script = Path("pxelinux.cfg") / f"rear-{outputs.host}.ipxe"
+    assert (outputs.bios / script).is_file()
+    assert f"http://10.0.2.2:{http_server}/" in (outputs.bios / script).read_text()
+    # QEMU's iPXE ROM fetches the script as its boot file over TFTP; kernel and initrd come over HTTP
+    guest = _boot(qemu(*_net(outputs.bios, str(script), "52:54:00:12:34:56")), tmp_path / "console.log",
+                  "SeaBIOS + iPXE over HTTP")  # fmt: skip
+    try:
+        assert f"http://10.0.2.2:{http_server}/{outputs.host}.initrd.cgz" in guest.console
+    finally:
+        guest.close()
+
+
+def test_ramdisk_kernel_and_initrd_boot_directly(outputs: Outputs, tmp_path: Path) -> None:
+    kernel = outputs.ramdisk_out / f"kernel-{outputs.host}"
+    initrd = outputs.ramdisk_out / f"initramfs-{outputs.host}.img"
+    for result in (kernel, initrd):  # OUTPUT_URL got each result with its sha256, and the log
+        line = (result.parent / f"{result.name}.sha256").read_text().split()
+        assert line[0] == hashlib.sha256(result.read_bytes()).hexdigest()
+    assert list(outputs.ramdisk_out.glob("rear-*.log"))
+    argv = qemu("-kernel", str(kernel), "-initrd", str(initrd), "-append", "console=ttyS0,115200")
+    guest = _boot(argv, tmp_path / "console.log", "qemu -kernel/-initrd (RAMDISK)")
+    guest.close()
