@@ -116,6 +116,29 @@ class RecoverMode(enum.Enum):
         return (self.value,) if self in (RecoverMode.AUTOMATIC, RecoverMode.UNATTENDED) else ()
 
 
+# Where distributions install pxelinux.0 and the BIOS com32 modules of the same syslinux build.
+PXELINUX_LAYOUTS: tuple[tuple[Path, Path], ...] = (
+    (Path("/usr/lib/PXELINUX"), Path("/usr/lib/syslinux/modules/bios")),  # Debian, Ubuntu
+    (Path("/usr/share/syslinux"), Path("/usr/share/syslinux")),  # Fedora, RHEL, SUSE
+    (Path("/usr/lib/syslinux/bios"), Path("/usr/lib/syslinux/bios")),  # Arch
+)
+# What ReaR copies next to pxelinux.0 for an unattended recovery (800_copy_to_tftp.sh); ldlinux.c32 is the core
+# pxelinux.0 loads first, the others only what the configuration's entries use.
+PXELINUX_MODULES = ("ldlinux.c32", "libcom32.c32", "libutil.c32", "menu.c32", "chain.c32", "hdt.c32", "reboot.c32",
+                    "poweroff.c32")  # fmt: skip
+
+
+def find_pxelinux(layouts: Sequence[tuple[Path, Path]] = PXELINUX_LAYOUTS) -> dict[str, Path]:
+    """pxelinux.0 and the modules of its syslinux build that are installed (name -> path)."""
+    for bin_dir, module_dir in layouts:
+        if (bin_dir / "pxelinux.0").is_file() and (module_dir / "ldlinux.c32").is_file():
+            found = {"pxelinux.0": bin_dir / "pxelinux.0"}
+            found.update({name: module_dir / name for name in PXELINUX_MODULES if (module_dir / name).is_file()})
+            return found
+    raise UserError("PXE_RECOVER_MODE=unattended copies pxelinux.0 to the TFTP server, but it is not installed",
+                    hint="apt-get install pxelinux syslinux-common (Fedora/SUSE: syslinux)")  # fmt: skip
+
+
 def local_directory(text: str, variable: str) -> Path:
     """A file:// URL's directory (PXE_TFTP_URL, PXE_CONFIG_URL: a TFTP tree needs a file system for its links)."""
     url = Url.parse(text, Use.OUTPUT)
@@ -315,8 +338,11 @@ def write_pxe(
     templates: PxeTemplates,
     interfaces: Sequence[Mapping[str, Any]],
     version_info: str,
+    pxelinux: Sequence[tuple[Path, Path]] = PXELINUX_LAYOUTS,
 ) -> PxeTree:
-    """Copy kernel and initrd to the TFTP tree (and the HTTP location), write the configuration and the links."""
+    """Copy kernel and initrd to the TFTP tree (and the HTTP location), write the configuration and the links.
+    With PXE_TFTP_URL and PXE_RECOVER_MODE=unattended, pxelinux.0 and its modules go to the TFTP root too (ReaR:
+    an unattended recovery must not depend on what the server has)."""
     tftp = settings.tftp_dir
     config_dir = settings.config_dir
     for what, directory in (("PXE_TFTP", tftp), ("PXE_CONFIG", config_dir)):
@@ -332,6 +358,10 @@ def write_pxe(
         target = tftp / served
         digests[target] = _install(source, target, 0o644)
         files.append(target)
+    if settings.url_style and settings.recover_mode is RecoverMode.UNATTENDED and not settings.grub_style:
+        for name, source in sorted(find_pxelinux(pxelinux).items()):
+            digests[tftp / name] = _install(source, tftp / name, 0o644)
+            files.append(tftp / name)
     message = tftp / settings.message
     digests[message] = _install(version_info.encode(), message, 0o644)
     files.append(message)

@@ -14,6 +14,9 @@ def main(ctx: Context) -> None:
         checks.append(("BACKUP", "restore"))
     for name, stage in checks:
         value = ctx.text(name)
+        if len(value.split()) > 1:  # ReaR's OUTPUT and BACKUP are one word each (prep/default/035, 036)
+            raise UserError(f"{ctx.config.where(name)}: {name}={value!r} names several methods; ReaR takes one",
+                            hint="run once per method, e.g. OUTPUT=ISO, then rearbuild -C pxe.conf image")  # fmt: skip
         if not value or not (recipes / stage / value).is_dir():
             known = (
                 sorted(p.name for p in (recipes / stage).iterdir() if p.is_dir() and p.name.isupper())

@@ -95,6 +95,26 @@ def test_the_tree_ReaR_writes(tmp_path: Path) -> None:
     assert "default local" in config.read_text() and "prompt 1" in config.read_text()
 
 
+def test_unattended_puts_pxelinux_on_the_server(tmp_path: Path) -> None:
+    kernel = tmp_path / "k"
+    kernel.write_bytes(b"k")
+    bins, mods = tmp_path / "PXELINUX", tmp_path / "bios"
+    for path in (bins / "pxelinux.0", mods / "ldlinux.c32", mods / "menu.c32"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(path.name.encode())
+    values = _values(tmp_path, PXE_TFTP_URL=f"file://{tmp_path / 'tftp'}", PXE_RECOVER_MODE="unattended")
+    write_pxe(settings_from(values, ()), kernel=kernel, initrd=kernel, templates=PxeTemplates(SHIPPED),
+              interfaces=NICS, version_info="v", pxelinux=[(bins, mods)])  # fmt: skip
+    assert (tmp_path / "tftp" / "pxelinux.0").read_bytes() == b"pxelinux.0"
+    assert (tmp_path / "tftp" / "ldlinux.c32").read_bytes() == b"ldlinux.c32"
+    assert (tmp_path / "tftp" / "menu.c32").is_file()
+    with pytest.raises(UserError, match=r"pxelinux\.0 to the TFTP server, but it is not installed"):
+        write_pxe(settings_from(values, ()), kernel=kernel, initrd=kernel, templates=PxeTemplates(SHIPPED),
+                  interfaces=NICS, version_info="v", pxelinux=[(tmp_path / "none", mods)])  # fmt: skip
+    _write(tmp_path, PXE_RECOVER_MODE="automatic")  # other modes leave the server's boot loader alone
+    assert not (tmp_path / "tftp" / "chain.c32").exists()
+
+
 def test_output_prefix_pxe_puts_the_files_in_a_subdirectory(tmp_path: Path) -> None:
     tree = _write(tmp_path, OUTPUT_PREFIX_PXE="hosts/node1")
     assert (tree / "hosts/node1/node1.kernel").is_file()
