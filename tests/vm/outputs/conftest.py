@@ -76,13 +76,27 @@ def tree_digest(top: Path) -> dict[str, str]:
     return found
 
 
+@dataclass
+class HttpServer:
+    port: int
+    served: list[str]  # the paths of the GET requests answered with 200, in order
+
+
 @pytest.fixture(scope="module")
-def http_server(outputs: Outputs) -> Iterator[int]:
-    """python's http.server on 127.0.0.1 serving PXE_HTTP_UPLOAD_URL, at the port the build was told."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(outputs.www))
+def http_server(outputs: Outputs) -> Iterator[HttpServer]:
+    """python's http.server on 127.0.0.1 serving PXE_HTTP_UPLOAD_URL, at the port the build was told; it records
+    what it served."""
+    record = HttpServer(outputs.http_port, [])
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            if str(code) == "200":
+                record.served.append(self.path)
+
+    handler = functools.partial(Handler, directory=str(outputs.www))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", outputs.http_port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield outputs.http_port
+    yield record
     server.shutdown()
     server.server_close()

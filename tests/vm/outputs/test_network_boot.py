@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.vm.outputs.conftest import Outputs, tree_digest
+from tests.vm.conftest import _build_image
+from tests.vm.outputs.conftest import SMALL, HttpServer, Outputs, tree_digest
 from tests.vm.qemu import Guest, ovmf, qemu
 
 pytestmark = [pytest.mark.slow, pytest.mark.vm]
@@ -95,17 +97,14 @@ def test_ovmf_grub_boots_the_grub_config_of_the_guests_mac(outputs: Outputs, tmp
         guest.close()
 
 
-def test_ipxe_loads_the_rescue_system_over_http(outputs: Outputs, http_server: int, tmp_path: Path) -> None:
+def test_ipxe_loads_the_rescue_system_over_http(outputs: Outputs, http_server: HttpServer, tmp_path: Path) -> None:
     script = Path("pxelinux.cfg") / f"rear-{outputs.host}.ipxe"
-    assert (outputs.bios / script).is_file()
-    assert f"http://10.0.2.2:{http_server}/" in (outputs.bios / script).read_text()
+    assert f"http://10.0.2.2:{http_server.port}/" in (outputs.bios / script).read_text()
     # QEMU's iPXE ROM fetches the script as its boot file over TFTP; kernel and initrd come over HTTP
     guest = _boot(qemu(*_net(outputs.bios, str(script), "52:54:00:12:34:56")), tmp_path / "console.log",
                   "SeaBIOS + iPXE over HTTP")  # fmt: skip
-    try:
-        assert f"http://10.0.2.2:{http_server}/{outputs.host}.initrd.cgz" in guest.console
-    finally:
-        guest.close()
+    guest.close()
+    assert http_server.served == [f"/{outputs.host}.kernel", f"/{outputs.host}.initrd.cgz"]
 
 
 def test_ramdisk_kernel_and_initrd_boot_directly(outputs: Outputs, tmp_path: Path) -> None:
@@ -118,3 +117,26 @@ def test_ramdisk_kernel_and_initrd_boot_directly(outputs: Outputs, tmp_path: Pat
     argv = qemu("-kernel", str(kernel), "-initrd", str(initrd), "-append", "console=ttyS0,115200")
     guest = _boot(argv, tmp_path / "console.log", "qemu -kernel/-initrd (RAMDISK)")
     guest.close()
+
+
+def test_cdrom_burns_the_rescue_iso_and_refuses_a_missing_drive(outputs: Outputs) -> None:
+    """OUTPUT=CDROM through the command line (the module's cache makes the build a few seconds): the disc in
+    xorriso's stdio: pseudo-drive holds the ISO published to OUTPUT_URL; without a drive the run stops in prep,
+    before building, with one line naming CDROM_DEVICE."""
+    disc = outputs.root / "disc.img"
+    out, _ = _build_image(outputs.root, f"OUTPUT=CDROM\n{SMALL}CDROM_DEVICE=stdio:{disc}\n")
+    iso = out / f"rear-{outputs.host}.iso"
+    assert disc.read_bytes()[: iso.stat().st_size] == iso.read_bytes()
+    assert (out / f"{iso.name}.sha256").read_text().split()[0] == hashlib.sha256(iso.read_bytes()).hexdigest()
+    iso.unlink()
+    (outputs.root / "etc" / "local.conf").write_text(
+        f"OUTPUT_URL=file://{outputs.root / 'out'}\nOUTPUT=CDROM\n{SMALL}CDROM_DEVICE=stdio:/nonexistent/disc.img\n"
+    )
+    root = outputs.root
+    argv = [sys.executable, "-m", "rearbuild", "-v", "-c", str(root / "etc"), "--var-dir", str(root / "var"),
+            "--log-dir", str(root / "log"), "--tmpdir", str(root / "tmp"), "image"]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "CDROM_DEVICE=stdio:/nonexistent/disc.img: no writable medium" in result.stderr
+    assert "stage prep" in result.stderr and "stage pack" not in result.stderr and "Traceback" not in result.stderr
+    assert not iso.exists()
