@@ -110,16 +110,22 @@ def publish(
     provenance: Provenance | None = None,
     s3_endpoint: str = "",
     keep_old: bool = False,
+    protect: Path | None = None,
 ) -> list[Path]:
     """Copy files (with a .sha256 beside each) and the log to the destination, or send them to an artifact store;
     the published local paths. known: digests output steps computed while writing the files (keyed by the file
-    as built). keep_old: KEEP_OLD_OUTPUT_COPY, the previous results move to <dir>.old first."""
+    as built). keep_old: KEEP_OLD_OUTPUT_COPY, the previous results move to <dir>.old first, unless that
+    directory is `protect`, the backup's (a file:// BACKUP_URL that OUTPUT_URL shares): moving it would take the
+    backup the new rescue system restores from out of its place (NETFS_KEEP_OLD_BACKUP_COPY keeps backups)."""
     if not files:
         return []
     url = output_location(output_url, backup_url)
     target_dir = destination(output_url, backup_url, prefix)
     if target_dir is not None and keep_old:
-        keep_old_copy(target_dir)
+        if protect is not None and target_dir == protect:
+            notice("KEEP_OLD_OUTPUT_COPY: %s holds the backup too and stays in place", target_dir)
+        else:
+            keep_old_copy(target_dir)
     if target_dir is not None:
         try:
             target_dir.mkdir(parents=True, exist_ok=True)

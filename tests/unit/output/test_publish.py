@@ -118,3 +118,13 @@ def test_keep_old_output_copy_moves_the_previous_results_aside(tmp_path: Path) -
     publish([_result(tmp_path, data=b"fourth")], output_url=f"file://{out}", backup_url="", prefix="h", known={},
             log_file=None)  # fmt: skip
     assert (out / "h.old/rescue.iso").read_bytes() == b"second"  # without the setting the old copy is untouched
+
+
+def test_keep_old_output_copy_leaves_a_shared_backup_directory_in_place(tmp_path: Path) -> None:
+    shared = tmp_path / "backup"
+    (shared / "h").mkdir(parents=True)
+    (shared / "h" / "backup.tar.gz").write_bytes(b"the backup the rescue system restores")
+    publish([_result(tmp_path)], output_url="", backup_url=f"file://{shared}", prefix="h", known={}, log_file=None,
+            keep_old=True, protect=shared / "h")  # fmt: skip
+    assert (shared / "h" / "backup.tar.gz").is_file() and (shared / "h" / "rescue.iso").is_file()
+    assert not (shared / "h.old").exists()
