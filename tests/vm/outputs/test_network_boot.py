@@ -140,3 +140,21 @@ def test_cdrom_burns_the_rescue_iso_and_refuses_a_missing_drive(outputs: Outputs
     assert "CDROM_DEVICE=stdio:/nonexistent/disc.img: no writable medium" in result.stderr
     assert "stage prep" in result.stderr and "stage pack" not in result.stderr and "Traceback" not in result.stderr
     assert not iso.exists()
+
+
+def test_legacy_pxe_results_land_at_output_url_and_keep_the_old_copy(outputs: Outputs) -> None:
+    """Without PXE_TFTP_URL (ReaR's legacy way) the PXE files are results: at OUTPUT_URL with a sha256 each and the
+    log; KEEP_OLD_OUTPUT_COPY moved the previous results (the CDROM test's ISO) to $OUTPUT_PREFIX.old."""
+    legacy = outputs.root / "legacy"
+    previous = sorted(p.name for p in (outputs.root / "out" / outputs.host).iterdir())
+    out, _ = _build_image(outputs.root, f"OUTPUT=PXE\n{SMALL}PXE_TFTP_PATH={legacy}\nPXE_CONFIG_PATH={legacy}\n"
+                                        "KEEP_OLD_OUTPUT_COPY=y\n")  # fmt: skip
+    names = {f"{outputs.host}.kernel", f"{outputs.host}.initrd.cgz", f"{outputs.host}.message", f"rear-{outputs.host}"}
+    for name in names:
+        published = out / name
+        assert published.read_bytes() == (legacy / name).read_bytes()
+        digest = (out / f"{name}.sha256").read_text().split()[0]
+        assert digest == hashlib.sha256(published.read_bytes()).hexdigest()
+    assert list(out.glob("rear-*.log"))
+    assert not any(p.name.endswith(".iso") for p in out.iterdir())
+    assert sorted(p.name for p in out.with_name(f"{outputs.host}.old").iterdir()) == previous
