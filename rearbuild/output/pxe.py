@@ -166,6 +166,7 @@ class PxeSettings:
     tftp_ip: str = ""
     http_upload: Url | None = None
     http_download: str = ""
+    s3_endpoint: str = ""  # S3_ENDPOINT_URL, for an s3:// PXE_HTTP_UPLOAD_URL
     cmdline: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -206,7 +207,7 @@ VARIABLES = (
     "HOSTNAME", "PXE_TFTP_URL", "PXE_TFTP_UPLOAD_URL", "PXE_TFTP_PATH", "PXE_TFTP_PREFIX", "PXE_TFTP_IP",
     "OUTPUT_PREFIX_PXE", "PXE_CONFIG_URL", "PXE_CONFIG_PATH", "PXE_CONFIG_PREFIX", "PXE_CREATE_LINKS",
     "PXE_REMOVE_OLD_LINKS", "PXE_CONFIG_GRUB_STYLE", "PXE_RECOVER_MODE", "PXE_HTTP_URL", "PXE_HTTP_DOWNLOAD_URL",
-    "PXE_HTTP_UPLOAD_URL",
+    "PXE_HTTP_UPLOAD_URL", "S3_ENDPOINT_URL",
 )
 
 
@@ -254,6 +255,7 @@ def settings_from(values: Mapping[str, str], cmdline: Sequence[str]) -> PxeSetti
         tftp_ip=tftp_ip,
         http_upload=upload,
         http_download=http_download,
+        s3_endpoint=values.get("S3_ENDPOINT_URL", ""),
         cmdline=tuple(cmdline),
     )
 
@@ -407,6 +409,6 @@ def upload_http(settings: PxeSettings, files: Mapping[str, Path]) -> None:
         return
     from rearbuild.output.stores import open_store
 
-    store = open_store(url)
+    store = open_store(url, s3_endpoint=settings.s3_endpoint)  # credentials: the store's usual places
     for served, source in sorted(files.items()):
         store.put(served, source, sha256_file(source))
