@@ -63,6 +63,9 @@ def _methods(recipes: Path, stage: str) -> list[str]:
 
 def _method(config: Config, name: str, recipes: Path, stage: str, purpose: str) -> Problem | None:
     value = config.text(name).strip()
+    if len(value.split()) > 1:  # ReaR's OUTPUT and BACKUP are one word each (prep/default/035, 036)
+        return Problem(f"{config.where(name)}: {name}={value!r} names several methods; ReaR takes one",
+                       "run once per method, e.g. OUTPUT=ISO, then rearbuild -C pxe.conf image")  # fmt: skip
     if value and _is_method(recipes, stage, value):
         return None
     known = ", ".join(_methods(recipes, stage)) or "(none yet)"

@@ -80,6 +80,25 @@ def _copy(source: Path, target: Path) -> None:
     tmp.replace(target)
 
 
+def keep_old_copy(directory: Path) -> Path | None:
+    """ReaR's KEEP_OLD_OUTPUT_COPY (output/default/150_save_copy_of_prefix_dir.sh): directory becomes
+    directory.old, replacing an older one; the .old directory, or None when there was nothing to keep."""
+    if not directory.is_dir() or not any(directory.iterdir()):
+        return None
+    old = directory.with_name(directory.name + ".old")
+    try:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        elif old.exists() or old.is_symlink():
+            old.unlink()
+        directory.rename(old)
+    except OSError as exc:
+        raise UserError(f"cannot keep the old results {directory} as {old.name}: {exc.strerror}",
+                        hint="check the permissions at OUTPUT_URL, or unset KEEP_OLD_OUTPUT_COPY") from exc  # fmt: skip
+    notice("previous results kept in %s", old)
+    return old
+
+
 def publish(
     files: Sequence[Path],
     *,
@@ -90,14 +109,23 @@ def publish(
     log_file: Path | None,
     provenance: Provenance | None = None,
     s3_endpoint: str = "",
+    keep_old: bool = False,
+    protect: Path | None = None,
 ) -> list[Path]:
     """Copy files (with a .sha256 beside each) and the log to the destination, or send them to an artifact store;
     the published local paths. known: digests output steps computed while writing the files (keyed by the file
-    as built)."""
+    as built). keep_old: KEEP_OLD_OUTPUT_COPY, the previous results move to <dir>.old first, unless that
+    directory is `protect`, the backup's (a file:// BACKUP_URL that OUTPUT_URL shares): moving it would take the
+    backup the new rescue system restores from out of its place (NETFS_KEEP_OLD_BACKUP_COPY keeps backups)."""
     if not files:
         return []
     url = output_location(output_url, backup_url)
     target_dir = destination(output_url, backup_url, prefix)
+    if target_dir is not None and keep_old:
+        if protect is not None and target_dir == protect:
+            notice("KEEP_OLD_OUTPUT_COPY: %s holds the backup too and stays in place", target_dir)
+        else:
+            keep_old_copy(target_dir)
     if target_dir is not None:
         try:
             target_dir.mkdir(parents=True, exist_ok=True)

@@ -59,3 +59,18 @@ def test_unknown_output_method_names_file_and_line(shipped: RearEnv, rearbuild: 
     local = shipped.write("etc/local.conf", "\nOUTPUT=TAPEDRIVE\n")
     status, _, err = rearbuild("collect")
     assert status == 1 and f"{local}:2: OUTPUT='TAPEDRIVE' is not a method" in err and "ISO" in err
+
+
+def test_several_output_methods_are_refused_as_rear_does(shipped: RearEnv, rearbuild: Run) -> None:
+    local = shipped.write("etc/local.conf", 'OUTPUT="ISO PXE"\n')
+    status, _, err = rearbuild("collect")
+    assert status == 1 and f"{local}:1: OUTPUT='ISO PXE' names several methods; ReaR takes one" in err
+    assert "Traceback" not in err and "run once per method" in err
+
+
+@pytest.mark.parametrize("method", ["PXE", "RAMDISK", "CDROM"])
+def test_the_seeds_output_methods_are_accepted(shipped: RearEnv, rearbuild: Run, method: str) -> None:
+    shipped.write("etc/local.conf", f"OUTPUT={method}\n")
+    status, out, err = rearbuild("-s", "image")
+    assert status == 0, err
+    assert f"output/{method}/default/" in out + err

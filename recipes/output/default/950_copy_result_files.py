@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from rearbuild.context import Context
-from rearbuild.output.publish import LATEST, publish, record_latest
+from rearbuild.output.publish import LATEST, destination, publish, record_latest
 from rearbuild.output.stores.metadata import Provenance
+from rearbuild.url import Scheme
 
 
 def main(ctx: Context) -> None:
     provenance = Provenance.of(ctx.state.manifest, host=ctx.text("HOSTNAME"), epoch=ctx.epoch)
+    backup = ctx.text("BACKUP_URL")
     files = [*ctx.state.result_files, *(Path(p) for p in ctx.items("RESULT_FILES"))]
     publish(
         files,
@@ -25,6 +27,8 @@ def main(ctx: Context) -> None:
         log_file=ctx.log_file,
         provenance=provenance,
         s3_endpoint=ctx.text("S3_ENDPOINT_URL"),
+        keep_old=bool(ctx.text("KEEP_OLD_OUTPUT_COPY").strip()),
+        protect=destination(backup, "", ctx.text("NETFS_PREFIX")) if Scheme.of(backup) is Scheme.FILE else None,
     )
     if files:
         record_latest(ctx.paths.var_dir / LATEST, files, provenance)

@@ -110,3 +110,29 @@ def test_output_url_null_keeps_the_results_where_they_were_built(tmp_path: Path)
     iso = _result(tmp_path)
     publish([iso], output_url="null", backup_url="iso:///backup", prefix="host1", known={}, log_file=None)
     assert iso.is_file() and sorted(p.name for p in tmp_path.rglob("*") if p.is_file())[0] == "rescue.iso"
+
+
+def test_keep_old_output_copy_moves_the_previous_results_aside(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    publish([_result(tmp_path, data=b"first")], output_url=f"file://{out}", backup_url="", prefix="h", known={},
+            log_file=None)  # fmt: skip
+    publish([_result(tmp_path, data=b"second")], output_url=f"file://{out}", backup_url="", prefix="h", known={},
+            log_file=None, keep_old=True)  # fmt: skip
+    assert (out / "h/rescue.iso").read_bytes() == b"second"
+    assert (out / "h.old/rescue.iso").read_bytes() == b"first"
+    publish([_result(tmp_path, data=b"third")], output_url=f"file://{out}", backup_url="", prefix="h", known={},
+            log_file=None, keep_old=True)  # fmt: skip
+    assert (out / "h.old/rescue.iso").read_bytes() == b"second"  # one old copy, as ReaR keeps
+    publish([_result(tmp_path, data=b"fourth")], output_url=f"file://{out}", backup_url="", prefix="h", known={},
+            log_file=None)  # fmt: skip
+    assert (out / "h.old/rescue.iso").read_bytes() == b"second"  # without the setting the old copy is untouched
+
+
+def test_keep_old_output_copy_leaves_a_shared_backup_directory_in_place(tmp_path: Path) -> None:
+    shared = tmp_path / "backup"
+    (shared / "h").mkdir(parents=True)
+    (shared / "h" / "backup.tar.gz").write_bytes(b"the backup the rescue system restores")
+    publish([_result(tmp_path)], output_url="", backup_url=f"file://{shared}", prefix="h", known={}, log_file=None,
+            keep_old=True, protect=shared / "h")  # fmt: skip
+    assert (shared / "h" / "backup.tar.gz").is_file() and (shared / "h" / "rescue.iso").is_file()
+    assert not (shared / "h.old").exists()
