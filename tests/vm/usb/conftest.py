@@ -19,6 +19,7 @@ from rearbuild.facts import short_hostname
 from rearbuild.output import usb
 from rearbuild.output.bootloader import EfiLoader
 from rearbuild.output.bootmenu import IsoDefault, Templates
+from rearbuild.output.rawdisk import build_rawdisk
 from rearbuild.output.rescue_iso import build_rescue_iso
 from rearbuild.paths import default_share_dir
 from rearbuild.run import run
@@ -38,6 +39,7 @@ class UsbMedia:
     image: Path  # the USB image file
     iso: Path  # the rescue ISO for `write`
     argv: list[str]  # rearbuild with this root's directories
+    rawdisk: Path  # OUTPUT=RAWDISK's image of the same rescue system
 
 
 @pytest.fixture(scope="module")
@@ -76,4 +78,9 @@ def usb_media(tmp_path_factory: pytest.TempPathFactory) -> UsbMedia:
         initrd=initrd, epoch=1_700_000_000, seed="vm-usb", cmdline=cmdline.read_text().split(),
         iso_default=IsoDefault.MANUAL, timeout_ds=10, efi_loader=EfiLoader.STANDALONE_GRUB,
     )  # fmt: skip
-    return UsbMedia(root, stick, systems, grub_cfg, image, iso.path, argv)
+    rawdisk = build_rawdisk(
+        root / "rear-rawdisk.raw", usb.RescueSystem(first.host, "20240101.0000"), kernel=kernel, initrd=initrd,
+        cmdline=cmdline.read_text().split(), menu=menu, loaders=usb.BootLoaders(), partition_name="Rescue System",
+        fat_label="RESCUE SYS", epoch=1_700_000_000, seed="vm-rawdisk",
+    )  # fmt: skip
+    return UsbMedia(root, stick, systems, grub_cfg, image, iso.path, argv, rawdisk)

@@ -56,6 +56,15 @@ def test_usb_image_file_boots_on_seabios_and_ovmf(usb_media: UsbMedia, tmp_path:
     assert "BOOT_IMAGE=/rear/" in _command_line(console)
 
 
+def test_rawdisk_boots_on_seabios_and_ovmf(usb_media: UsbMedia, tmp_path: Path) -> None:
+    disk = tmp_path / "raw.img"
+    shutil.copyfile(usb_media.rawdisk, disk)
+    console = _boot(qemu(*_disk(disk)), tmp_path / "bios.log", "RAWDISK, SeaBIOS")
+    assert "BOOT_IMAGE=/rear/" in _command_line(console)
+    console = _boot(qemu(*ovmf(tmp_path), *_disk(disk)), tmp_path / "uefi.log", "RAWDISK, OVMF")
+    assert "BOOT_IMAGE=/rear/" in _command_line(console)
+
+
 def test_stick_menu_lists_both_runs_and_each_boots(usb_media: UsbMedia, tmp_path: Path) -> None:
     newest, older = usb_media.systems
     assert newest.name != older.name
