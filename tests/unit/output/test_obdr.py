@@ -3,6 +3,7 @@ boots (El Torito's boot record at sector 17)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pycdlib
@@ -11,6 +12,7 @@ import pytest
 from rearbuild.backup.tape import LABEL_BYTES
 from rearbuild.errors import UserError
 from rearbuild.output.obdr import BOOT_RECORD_SECTOR, ISO_SECTOR, check_iso, header_records, obdr_records, settings
+from rearbuild.paths import default_share_dir
 from tests.conftest import RearEnv, shipped_config
 
 
@@ -65,3 +67,28 @@ def test_obdr_settings(rear_env: RearEnv) -> None:
     assert (s.device, s.label, s.block_size) == ("/dev/nst0", "REAR-000", 2048)
     s = settings(shipped_config(rear_env, "OUTPUT=OBDR\nBACKUP=NETFS\nBACKUP_URL=tape:///dev/nst2\n"))
     assert s.device == "/dev/nst2"
+
+
+def test_format_and_mkrescue_refuse_a_missing_drive(
+    rear_env: RearEnv, rearbuild: Callable[..., tuple[int, str, str]]
+) -> None:
+    (rear_env.share_dir / "recipes").symlink_to(default_share_dir() / "recipes")
+    rear_env.write("etc/local.conf", "OUTPUT=OBDR\nTAPE_DEVICE=/dev/nst97\n")
+    status, _, err = rearbuild("format", "/dev/nst97")
+    assert status == 1 and "tape device /dev/nst97 does not exist" in err and "Traceback" not in err
+    status, _, err = rearbuild("mkrescue")
+    assert status == 1 and "tape device /dev/nst97 does not exist" in err, err
+
+
+def test_obdr_is_an_output_method_with_its_recipes(
+    rear_env: RearEnv, rearbuild: Callable[..., tuple[int, str, str]]
+) -> None:
+    (rear_env.share_dir / "recipes").symlink_to(default_share_dir() / "recipes")
+    rear_env.write("etc/local.conf", "OUTPUT=OBDR\nTAPE_DEVICE=/dev/nst0\nBACKUP=NETFS\n")
+    status, out, err = rearbuild("-s", "mkbackup")
+    listed = out + err
+    assert status == 0, listed
+    for recipe in ("prep/OBDR/default/400_check_tape.py", "output/OBDR/default/800_create_obdr_iso.py",
+                   "output/OBDR/default/840_write_tape.py", "backup/NETFS/default/500_make_backup.py"):  # fmt: skip
+        assert recipe in listed
+    assert listed.index("840_write_tape") < listed.index("500_make_backup")  # the ISO first, the backup after it
