@@ -19,6 +19,7 @@ import enum
 import logging
 import os
 import re
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -189,8 +190,11 @@ class Drive:
                     bs = record.block_size or len(data)
                     run([*self.dd_write(bs), "iflag=fullblock"], input=data, timeout=_TIMEOUT)
                 case Path() as path:
-                    bs = record.block_size or STREAM_RECORD
-                    run([*self.dd_write(bs), f"if={path}", "iflag=fullblock", "conv=sync"], timeout=None)
+                    # fixed-block mode: st splits each write into block_size records, so writing 1 MiB at a
+                    # time is the same tape in far fewer SCSI commands; the file is a whole number of blocks
+                    bs = record_size(record.block_size)
+                    pad = () if record.block_size else ("conv=sync",)
+                    run([*self.dd_write(bs), f"if={path}", "iflag=fullblock", *pad], timeout=None)
             # st writes a file mark when a device written to is closed; `mt weof` after dd would add a second
             # one, so the explicit mark is written only for an empty file (ReaR's `mt eof` after the ISO).
             if record.payload is None:
@@ -206,7 +210,9 @@ class Drive:
 
     def read_steps(self, block_size: int, size: int) -> tuple[Step, ...]:
         """The start of a restore stream: dd from the tape until the next file mark, cut to the archive's length."""
-        dd = Step(("dd", f"if={self.device}", f"bs={record_size(block_size)}", "status=none"))
+        # head ends the stream at the archive's length: dd, still reading the padding, gets SIGPIPE
+        dd = Step(("dd", f"if={self.device}", f"bs={record_size(block_size)}", "status=none"),
+                  ok_codes=(0, -signal.SIGPIPE, 128 + signal.SIGPIPE))  # fmt: skip
         return (dd, Step(("head", "-c", str(size))))
 
     def write_trailer(self, trailer: Trailer, block_size: int) -> None:

@@ -45,7 +45,7 @@ def header_records(label: str) -> tuple[Record, ...]:
 def obdr_records(label: str, iso: Path, block_size: int) -> tuple[Record, ...]:
     """The whole OBDR prefix of the tape, in order: label, ISO, empty file; the backup follows as file 3."""
     check_iso(iso)
-    if block_size % ISO_SECTOR:
+    if block_size % ISO_SECTOR or not block_size:
         raise UserError(
             f"OBDR_BLOCKSIZE={block_size}: the ISO must be written in records of whole CD sectors",
             hint="leave OBDR_BLOCKSIZE at ReaR's 2048",

@@ -129,8 +129,9 @@ def test_backup_to_tape_restores_and_the_iso_boots_from_it(
         assert _ok(guest, LISTING.format(d=f"/var/tmp/r2{SOURCE}")) == expected
 
         # the ISO back from the tape, through the drive: file 1 in 2048-byte records
+        # (fixed 2048-byte blocks, read 1 MiB = 512 blocks per SCSI command)
         _ok(guest, "mt -f /dev/nst0 rewind && mt -f /dev/nst0 setblk 2048 && mt -f /dev/nst0 fsf 1 && "
-                   "dd if=/dev/nst0 of=/dev/vda bs=2048 2>&1 && sync", timeout=300)  # fmt: skip
+                   "dd if=/dev/nst0 of=/dev/vda bs=1M 2>&1 && sync", timeout=300)  # fmt: skip
     finally:
         guest.close()
 
