@@ -1,12 +1,12 @@
 """A tape drive as ReaR uses it (study §4.7, §6 TAPE): a non-rewinding SCSI tape (/dev/nstN), positioned with
 `mt`, written and read with `dd`, holding a sequence of tape files separated by file marks.
 
-    plain tape (BACKUP_URL=tape:///dev/nst0)   file 0: the backup archive
+    plain tape (BACKUP_URL=tape:///dev/nst0)   file 0: the backup archive, file 1: its trailer (Trailer)
     OBDR (OUTPUT=OBDR)                         file 0: the label REAR-000 in 20 x 512-byte records
                                                file 1: the rescue ISO in 2048-byte records
                                                file 2: empty (ReaR's explicit `mt eof`)
                                                file 3: the backup archive (ReaR: verify/OBDR/570_seek_backup.sh,
-                                                       "mt fsf 3")
+                                                       "mt fsf 3"); file 4: its trailer
 
 What goes on a tape is modelled as an ordered tuple of Records (block size, payload, file mark): a pure value
 that is unit-tested; Drive writes it with mt/dd and reads it back. The backup archive itself is a stream
