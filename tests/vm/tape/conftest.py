@@ -75,9 +75,10 @@ def tape_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TapeTarget
         _tgtadm(control, "--mode", "target", "--op", "bind", "--tid", "1", "--initiator-address", "127.0.0.1")
         yield TapeTarget(port, media)
     finally:
+        # tgtd does not end on SIGTERM while it has targets (measured); its media are scratch files: kill it
         daemon.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
-            daemon.wait(10)
+            daemon.wait(1)
         if daemon.poll() is None:
             daemon.kill()
             daemon.wait()
