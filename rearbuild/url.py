@@ -9,11 +9,12 @@ and kernel modules the rescue image needs for it, where ReaR accepts it and wher
                                           rear/$NETFS_PREFIX/ on it
     iso:///backup                         BACKUP_URL: inside the rescue ISO itself (mkbackup only); in the rescue
                                           system the ISO is found by its volume label ISO_VOLID
+    tape:///dev/nst0                      BACKUP_URL: the archive is a file on the tape (rearbuild.backup.tape)
     s3://BUCKET/PREFIX                    OUTPUT_URL: an S3 bucket (rearbuild.output.stores.s3)
     http(s)://HOST/PATH                   OUTPUT_URL: an HTTP PUT / WebDAV server (rearbuild.output.stores.webdav)
     oci://REGISTRY/REPO[:TAG]             OUTPUT_URL: an OCI artifact in a registry (rearbuild.output.stores.oci)
 
-The other schemes ReaR knows (nfs, cifs, sshfs, ftpfs, tape, ... and sftp for OUTPUT_URL) are
+The other schemes ReaR knows (nfs, cifs, sshfs, ftpfs, obdr, ... and sftp for OUTPUT_URL) are
 registered and refused with a message naming the variable until rearbuild implements them.
 """
 
@@ -174,7 +175,10 @@ class Scheme(enum.Enum):
     DAVFS = _spec("davfs", Reach.NETWORK, programs=("mount.davfs",), modules=("fuse",))
     GLUSTERFS = _spec("glusterfs", Reach.NETWORK, programs=("mount.glusterfs",), modules=("fuse",), rear=_BACKUP)
     CEPH = _spec("ceph", Reach.NETWORK, programs=("mount.ceph",), modules=("ceph",), rear=_BACKUP)
-    TAPE = _spec("tape", Reach.STREAM, programs=("mt",), modules=("st",), rear=_BACKUP)
+    # the archive is the (non-rewinding) tape device itself: rearbuild.backup.tape
+    TAPE = _spec(
+        "tape", Reach.STREAM, programs=("mt", "dd", "head"), modules=("st",), rear=_BACKUP, implemented=_BACKUP
+    )
     OBDR = _spec("obdr", Reach.STREAM, programs=("mt", "sg_wr_mode"), modules=("st", "sg"), rear=_BACKUP)
     RSYNC = _spec("rsync", Reach.REMOTE, programs=("rsync", "ssh"))
     VAR = _spec("var", Reach.USER_MOUNT, rear=_BACKUP)

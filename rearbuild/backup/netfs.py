@@ -42,6 +42,7 @@ from rearbuild.backup.location import reachable
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress, human_bytes
 from rearbuild.backup.selection import Selection, layout_mountpoints, select, used_bytes
+from rearbuild.backup.tape import Drive, TapeLayout, TapeSettings, Trailer, nonrewinding, parse_block_size
 from rearbuild.compression import Codec
 from rearbuild.config.model import Config
 from rearbuild.errors import UserError
@@ -79,6 +80,7 @@ class NetfsSettings:
     exclude_mountpoints: tuple[str, ...] = ()  # EXCLUDE_MOUNTPOINTS: file systems recreated but not backed up
     chain: ChainSettings = _FULL_EACH_TIME  # BACKUP_TYPE, FULLBACKUPDAY, FULLBACKUP_OUTDATED_DAYS
     integrity_md5: bool = False  # BACKUP_INTEGRITY_CHECK: ReaR's <archive>.md5 beside the archive, checked too
+    tape: TapeSettings | None = None  # BACKUP_URL=tape:// (or TAPE_DEVICE): the archive is the tape itself
 
     @property
     def key(self) -> str:
@@ -192,7 +194,7 @@ def _outdated_days(config: Config) -> int:
 def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: bool = False) -> NetfsSettings:
     """The NETFS configuration, checked. typed_key: a key the operator typed earlier in this run."""
     refuse_crypt_typos(config)
-    url = Url.parse(_scalar(config, "BACKUP_URL", "file:///srv/backup"), Use.BACKUP)
+    url = Url.parse(_backup_url(config), Use.BACKUP)
     program = config.text("BACKUP_PROG").strip()
     if os.path.basename(program) != "tar":
         raise UserError(f"BACKUP_PROG={program!r}: rearbuild's NETFS supports only tar", hint="remove the setting")
@@ -235,6 +237,26 @@ def settings(config: Config, *, key: KeyNeed, typed_key: str = "", interactive: 
         exclude_mountpoints=config.items("EXCLUDE_MOUNTPOINTS"),
         chain=chain,
         integrity_md5=config.flag("BACKUP_INTEGRITY_CHECK"),
+        tape=_tape(config, url),
+    )
+
+
+def _backup_url(config: Config) -> str:
+    """BACKUP_URL, or tape://$TAPE_DEVICE when only TAPE_DEVICE is set (ReaR: prep/default/030_translate_tape.sh)."""
+    text = _scalar(config, "BACKUP_URL", "file:///srv/backup")
+    device = _scalar(config, "TAPE_DEVICE", "/dev/nst0").strip()
+    return text if text.strip() or not device else f"tape://{device}"
+
+
+def _tape(config: Config, url: Url) -> TapeSettings | None:
+    if url.scheme is not Scheme.TAPE:
+        return None
+    return TapeSettings(
+        device=nonrewinding(str(url.path)),
+        block_size=parse_block_size("TAPE_BLOCKSIZE", config.text("TAPE_BLOCKSIZE")),
+        layout=TapeLayout.OBDR if "OBDR" in config.items("OUTPUT") else TapeLayout.PLAIN,
+        label=config.text("USB_DEVICE_FILESYSTEM_LABEL") or "REAR-000",
+        obdr_block_size=parse_block_size("OBDR_BLOCKSIZE", config.text("OBDR_BLOCKSIZE")),
     )
 
 
@@ -439,6 +461,8 @@ def make_backup(s: NetfsSettings, places: Places, layout: Layout | None) -> Back
                 s.url.text,
                 mountpoint,
             )
+    if s.tape is not None:
+        return Backup(_backup_to_tape(s, s.tape, places, chosen), {})
     if s.url.scheme.in_rescue_image:
         directory = places.work_dir / "iso-backup" / s.url.archive_dir(Path("."), s.prefix)
         archive = write_archive(s, places, directory, chosen)
@@ -453,6 +477,47 @@ def make_backup(s: NetfsSettings, places: Places, layout: Layout | None) -> Back
             archive = write_archive(s, places, directory, chosen, plan)
             _write_companions(archive, entries, chosen)
     return Backup(archive, {})
+
+
+def _backup_to_tape(s: NetfsSettings, tape: TapeSettings, places: Places, chosen: Selection) -> Path:
+    """tar | [compress] | [encrypt] | dd to the tape file the layout puts the backup in (ReaR: tar ... | dd
+    of=$TAPE_DEVICE bs=1M), then the trailer with its length and sha256. An OBDR tape must carry the label: the
+    backup follows the rescue ISO on it."""
+    drive = Drive(tape.device)
+    drive.check_ready(write=True)
+    if tape.layout is TapeLayout.OBDR:
+        drive.check_label(tape.label)
+    exclude_file = places.work_dir / "backup-exclude.txt"
+    exclude_file.parent.mkdir(parents=True, exist_ok=True)
+    exclude_file.write_text(chosen.exclude_text())
+    drive.position(tape.layout.backup_file, tape.block_size)
+    archive_steps = s.archive.write_steps(create_step(chosen.includes, exclude_file, s.tar_options))
+    progress = Progress("backup", used_bytes(chosen.includes))
+    digest = hashlib.sha256()
+    size = 0
+
+    def hashed(chunk: bytes) -> None:
+        nonlocal size
+        size += len(chunk)
+        digest.update(chunk)
+
+    def both(chunk: bytes) -> None:
+        progress.add(chunk)
+        hashed(chunk)
+
+    # junction 1 (after tar) counts the uncompressed bytes; the one before dd is what goes onto the tape
+    last = len(archive_steps)
+    taps = {1: both} if last == 1 else {1: progress.add, last: hashed}
+    notice("backing up %s to tape %s, file %d", " ".join(chosen.includes), tape.device, tape.layout.backup_file)
+    results = stream((*archive_steps, drive.write_step(tape.block_size)), taps=taps, poll=progress.show)
+    progress.finish()
+    if results[0].returncode == TAR_CHANGED_FILES:
+        log.warning("tar: some files changed while they were read; the backup is complete otherwise")
+    drive.write_trailer(Trailer(size, digest.hexdigest()), tape.block_size)
+    drive.mt("rewind")  # ReaR: backup/OBDR/default/510_rewind_tape_drive.sh
+    notice("backup on tape %s file %d: %s, sha256 %s", tape.device, tape.layout.backup_file, human_bytes(size),
+           digest.hexdigest())  # fmt: skip
+    return Path(tape.device)
 
 
 def _into_iso(s: NetfsSettings, archive: Path) -> dict[str, Path]:
@@ -515,6 +580,10 @@ def probe_head(archive: Path, steps: tuple[Step, ...]) -> None:
     found here, before the disks are touched (openssl alone notices a wrong key only at the very end)."""
     with open(archive, "rb") as f:
         data = f.read(_PROBE_BYTES)
+    _probe(data, steps, str(archive))
+
+
+def _probe(data: bytes, steps: tuple[Step, ...], archive: str) -> None:
     for step in steps:
         # A cut stream makes every decoder complain at its end; what it decoded before is what counts.
         data = run(step.argv, input=data, env=step.env, check=False, timeout=120).stdout
@@ -533,6 +602,8 @@ def _describe(steps: tuple[Step, ...]) -> str:
 
 def verify_backup(s: NetfsSettings, mount_dir: Path) -> Path:
     """The archive is reachable, intact and readable with the configured key and compression."""
+    if s.tape is not None:
+        return _verify_tape(s, s.tape)
     with located(s, mount_dir) as directory:
         found = _find_archives(directory, s)
         for archive in found:
@@ -571,6 +642,66 @@ def _check_md5(archive: Path, actual: str) -> None:
         )
 
 
+def _tape_trailer(drive: Drive, tape: TapeSettings) -> Trailer:
+    trailer = drive.read_trailer(tape.layout.backup_file, tape.block_size)
+    if trailer is None:
+        raise UserError(
+            f"no complete rearbuild backup on tape {tape.device} (file {tape.layout.backup_file}): the backup did "
+            "not finish, or the tape holds something else",
+            hint="use the tape of the last successful mkbackup; nothing was written",
+        )
+    return trailer
+
+
+def _verify_tape(s: NetfsSettings, tape: TapeSettings) -> Path:
+    """The drive is ready, an OBDR tape carries the label, the backup finished (its trailer is there) and the
+    archive's first MiB reads as tar with the configured key and compression. Its sha256 is checked while it is
+    restored (reading a whole tape twice would double the recovery)."""
+    drive = Drive(tape.device)
+    drive.check_ready(write=False)
+    if tape.layout is TapeLayout.OBDR:
+        drive.check_label(tape.label)
+    trailer = _tape_trailer(drive, tape)
+    drive.position(tape.layout.backup_file, tape.block_size)
+    head = drive.read_head(min(_PROBE_BYTES, trailer.size), tape.block_size)
+    drive.mt("rewind")
+    where = f"tape {tape.device} file {tape.layout.backup_file}"
+    _probe(head, s.archive.read_steps(), where)
+    notice("backup archive on %s (%s) is readable", where, human_bytes(trailer.size))
+    return Path(tape.device)
+
+
+def _restore_from_tape(s: NetfsSettings, tape: TapeSettings, target: Path) -> None:
+    """dd from the backup's tape file | [decrypt] | [decompress] | tar -x (ReaR: dd if=$TAPE_DEVICE bs=1M | tar),
+    the archive's sha256 compared with the trailer's at the end."""
+    drive = Drive(tape.device)
+    trailer = _tape_trailer(drive, tape)
+    drive.position(tape.layout.backup_file, tape.block_size)
+    reading = drive.read_steps(tape.block_size, trailer.size)
+    steps = (*reading, *s.archive.read_steps(), extract_step(target, s.tar_options))
+    progress = Progress("restore", trailer.size)
+    digest = hashlib.sha256()
+
+    def observe(chunk: bytes) -> None:
+        progress.add(chunk)
+        digest.update(chunk)
+
+    notice("restoring tape %s file %d into %s", tape.device, tape.layout.backup_file, target)
+    results = stream(steps, taps={len(reading): observe}, poll=progress.show)
+    progress.finish()
+    drive.mt("rewind")
+    problems = results[-1].err.strip().splitlines()
+    if problems:
+        log.warning("tar reported %d problems while restoring, e.g. %s", len(problems), problems[0])
+    if digest.hexdigest() != trailer.sha256:
+        raise UserError(
+            f"the archive read from tape {tape.device} differs from the one written (sha256 {digest.hexdigest()}, "
+            f"written {trailer.sha256}): the restored files in {target} may be damaged",
+            hint="clean the drive and restore again, or use another copy of the backup",
+        )
+    notice("the archive read from tape matches its sha256 %s", trailer.sha256)
+
+
 def _target(options: RecoverOptions) -> Path:
     target = options.target_root
     if options.demo:
@@ -597,6 +728,10 @@ def restore_backup(s: NetfsSettings, options: RecoverOptions, *, mount_dir: Path
     target = _target(options)
     entries: tuple[directories.DirEntry, ...] = ()
     includes: tuple[str, ...] | None = None
+    if s.tape is not None:
+        _restore_from_tape(s, s.tape, target)
+        record = recovery_dir / directories.FILE_NAME
+        return Restored(target, directories.read(record) if record.is_file() else (), None)
     with located(s, mount_dir) as directory:
         tar_options = (*s.tar_options, RESTORE_OPTION) if s.chain.kind.chained else s.tar_options
         for archive in _find_archives(directory, s):

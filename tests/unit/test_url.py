@@ -24,6 +24,7 @@ Run = Callable[..., tuple[int, str, str]]
         ("file:///srv/backup", Scheme.FILE, "/srv/backup"),
         ("usb:///dev/disk/by-label/REAR-000", Scheme.USB, "/dev/disk/by-label/REAR-000"),
         ("iso:///backup", Scheme.ISO, "/backup"),
+        ("tape:///dev/nst0", Scheme.TAPE, "/dev/nst0"),
         ("file:///srv/my%20backups/", Scheme.FILE, "/srv/my backups"),
     ],
 )
@@ -32,7 +33,7 @@ def test_backup_url_schemes(url: str, scheme: Scheme, path: str) -> None:
     assert parsed.scheme is scheme and parsed.path == PurePosixPath(path)
 
 
-@pytest.mark.parametrize("scheme", ["nfs", "cifs", "sshfs", "tape", "ftpfs"])
+@pytest.mark.parametrize("scheme", ["nfs", "cifs", "sshfs", "ftpfs"])
 def test_rear_schemes_not_implemented_are_refused_by_name(scheme: str) -> None:
     with pytest.raises(UserError) as err:
         Url.parse(f"{scheme}://server/export", Use.BACKUP)
@@ -101,7 +102,7 @@ def test_null_is_no_backup_url() -> None:
 
 
 def test_registry_knows_rears_schemes_and_implements_few() -> None:
-    rear_backup = ("nfs", "cifs", "sshfs", "ftpfs", "tape", "obdr", "davfs", "glusterfs", "ceph", "rsync", "var")
+    rear_backup = ("nfs", "cifs", "sshfs", "ftpfs", "obdr", "davfs", "glusterfs", "ceph", "rsync", "var")
     for word in rear_backup:
         assert Use.BACKUP in REGISTRY[word].spec.rear and not REGISTRY[word].spec.implemented
     assert REGISTRY["sftp"].spec.rear == {Use.OUTPUT} and not REGISTRY["sftp"].spec.implemented
@@ -111,6 +112,7 @@ def test_registry_knows_rears_schemes_and_implements_few() -> None:
     implemented = {(s.word, u) for s in Scheme for u in Use if s.implemented_for(u)}
     assert implemented == {
         ("file", Use.OUTPUT), ("file", Use.BACKUP), ("null", Use.OUTPUT), ("usb", Use.BACKUP), ("iso", Use.BACKUP),
+        ("tape", Use.BACKUP),
         ("http", Use.OUTPUT), ("https", Use.OUTPUT), ("s3", Use.OUTPUT), ("oci", Use.OUTPUT),
     }
 

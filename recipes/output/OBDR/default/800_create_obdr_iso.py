@@ -1,0 +1,1 @@
+../../ISO/default/800_create_iso.py
