@@ -110,6 +110,16 @@ def method_problems(config: Config, recipes: Path, *, backs_up: bool = True) -> 
     found += [problem for problem in methods if problem is not None]
     programs: list[str] = []
     for name, use in (("OUTPUT_URL", Use.OUTPUT), ("BACKUP_URL", Use.BACKUP)):
+        if use is Use.BACKUP and "BACKUP" in config and config.text("BACKUP").strip() == "RSYNC":
+            # BACKUP=RSYNC reads BACKUP_URL in ReaR's rsync grammar (rsync://HOST/PATH, HOST::MODULE, HOST:PATH),
+            # not as a location to mount; imported here: rearbuild.backup reads configurations itself
+            from rearbuild.backup.rsync import parse_url
+
+            try:
+                parse_url(config.text(name))
+            except UserError as exc:
+                found.append(Problem(f"{config.where(name)}: {exc.message}", exc.hint or ""))
+            continue
         url, problem = _url(config, name, use)
         if problem is not None:
             found.append(problem)

@@ -129,3 +129,13 @@ def test_programs_a_method_adds_in_prep_are_checked_at_its_end(rear_env: RearEnv
     status, _, err = rearbuild("checklayout")
     assert status == 1 and "REQUIRED_PROGS: no-such-client-program not found here" in err
     assert not (rear_env.var_dir / "layout_save").exists()  # stopped in prep, before the layout was saved
+
+
+def test_backup_rsync_reads_backup_url_in_rsyncs_grammar(rear_env: RearEnv, shipped: Run) -> None:
+    # BACKUP=RSYNC's location is no mount: ReaR's rsync:// and host:path forms are its own (rearbuild.backup.rsync)
+    rear_env.write("etc/local.conf", "BACKUP=RSYNC\nBACKUP_URL=rsync://root@backup.example/srv/mirror\n")
+    _, _, err = shipped("dump")
+    assert "BACKUP_URL" not in err, err
+    local = rear_env.write("etc/local.conf", "BACKUP=RSYNC\nBACKUP_URL=backup.example\n")
+    status, _, err = shipped("dump")
+    assert status == 1 and f"{local}:2: BACKUP_URL='backup.example' is not an rsync URL" in err, err
