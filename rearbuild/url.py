@@ -158,7 +158,8 @@ class Scheme(enum.Enum):
     NULL = _spec("null", Reach.NOWHERE, read=False, write=False, rear=_OUTPUT, implemented=_OUTPUT)
     USB = _spec(
         "usb", Reach.DEVICE, programs=("mount", "umount", "blkid"), modules=("usb_storage", "uas"),
-        implemented=_BACKUP,
+        # OUTPUT_URL=usb:// names the stick OUTPUT=USB writes (rearbuild.output.usb); nothing else is copied there
+        implemented=_BOTH,
     )
     ISO = _spec(
         "iso", Reach.RESCUE_MEDIUM, programs=("mount", "umount", "blkid"), modules=("isofs", "sr_mod"),

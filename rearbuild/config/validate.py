@@ -20,7 +20,7 @@ from pathlib import Path
 from rearbuild.config.model import Config
 from rearbuild.config.variables import table
 from rearbuild.errors import UserError
-from rearbuild.url import Url, Use
+from rearbuild.url import Scheme, Url, Use
 
 # The PATH configuration files are evaluated with (bashstate.clean_environment): programs are looked up there.
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -121,6 +121,10 @@ def method_problems(config: Config, recipes: Path, *, backs_up: bool = True) -> 
                 found.append(Problem(f"{config.where(name)}: {exc.message}", exc.hint or ""))
             continue
         url, problem = _url(config, name, use)
+        usb_elsewhere = url is not None and url.scheme is Scheme.USB and config.text("OUTPUT").strip() != "USB"
+        if use is Use.OUTPUT and usb_elsewhere:
+            problem = Problem(f"{config.where(name)}: {name}={config.text(name)!r}: a USB medium receives the "
+                              "results of OUTPUT=USB only", "set OUTPUT=USB, or OUTPUT_URL=file:///DIR")  # fmt: skip
         if problem is not None:
             found.append(problem)
         elif url is not None and (use is Use.OUTPUT or backs_up):

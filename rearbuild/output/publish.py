@@ -36,7 +36,8 @@ def output_location(output_url: str, backup_url: str) -> Url | None:
     if not output_url:
         return None
     url = Url.parse(output_url, Use.OUTPUT)
-    return None if url.scheme.reach is Reach.NOWHERE else url
+    # null: nowhere; usb://: the medium OUTPUT=USB already wrote (its own rear/<host>/<run>/ directories)
+    return None if url.scheme.reach in (Reach.NOWHERE, Reach.DEVICE) else url
 
 
 def destination(output_url: str, backup_url: str, prefix: str) -> Path | None:

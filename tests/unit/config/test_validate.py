@@ -139,3 +139,13 @@ def test_backup_rsync_reads_backup_url_in_rsyncs_grammar(rear_env: RearEnv, ship
     local = rear_env.write("etc/local.conf", "BACKUP=RSYNC\nBACKUP_URL=backup.example\n")
     status, _, err = shipped("dump")
     assert status == 1 and f"{local}:2: BACKUP_URL='backup.example' is not an rsync URL" in err, err
+
+
+def test_output_url_usb_names_the_stick_of_output_usb_only(rear_env: RearEnv, shipped: Run) -> None:
+    # ReaR's usual USB configuration: the stick is the output's medium, nothing else is copied there
+    rear_env.write("etc/local.conf", "OUTPUT=USB\nOUTPUT_URL=usb:///dev/disk/by-label/REAR-000\n")
+    _, _, err = shipped("dump")
+    assert "OUTPUT_URL" not in err, err
+    local = rear_env.write("etc/local.conf", "OUTPUT=ISO\nOUTPUT_URL=usb:///dev/disk/by-label/REAR-000\n")
+    status, _, err = shipped("dump")
+    assert status == 1 and f"{local}:2: OUTPUT_URL='usb:///dev/disk/by-label/REAR-000': a USB medium" in err, err

@@ -136,3 +136,11 @@ def test_keep_old_output_copy_leaves_a_shared_backup_directory_in_place(tmp_path
             keep_old=True, protect=shared / "h")  # fmt: skip
     assert (shared / "h" / "backup.tar.gz").is_file() and (shared / "h" / "rescue.iso").is_file()
     assert not (shared / "h.old").exists()
+
+
+def test_a_usb_output_url_copies_nothing_beside_the_medium(tmp_path: Path) -> None:
+    # OUTPUT=USB wrote the stick itself: the results are not copied to a path below /dev
+    assert destination("usb:///dev/disk/by-label/REAR-000", "", "host1") is None
+    iso = _result(tmp_path)
+    assert publish([iso], output_url="usb:///dev/disk/by-label/REAR-000", backup_url="", prefix="host1", known={},
+                   log_file=None) == [iso]  # fmt: skip
