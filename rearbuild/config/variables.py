@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -117,8 +118,18 @@ class Table:
 def table(path: Path | None = None) -> Table:
     """The table rearbuild ships (read once); it is code's knowledge, so it comes from the package, not from a
     --share-dir that may carry only default.conf."""
-    where = path or default_share_dir() / "conf" / TABLE_FILE
+    where = path or _shipped()
     return Table.parse(where.read_text(), str(where))
+
+
+def _shipped() -> Path:
+    packaged = default_share_dir() / "conf" / TABLE_FILE
+    image = os.environ.get("REARBUILD_SHARE_DIR")
+    if not packaged.is_file() and image:
+        # the rescue system runs rearbuild from a zipapp: the shipped data is in the image's share directory,
+        # which its `rear` wrapper names (rearbuild.build.generated)
+        return Path(image) / "conf" / TABLE_FILE
+    return packaged
 
 
 # The doc comment of a variable in default.conf: the comment block above its assignment (lines of other
