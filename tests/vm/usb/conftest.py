@@ -40,6 +40,7 @@ class UsbMedia:
     iso: Path  # the rescue ISO for `write`
     argv: list[str]  # rearbuild with this root's directories
     rawdisk: Path  # OUTPUT=RAWDISK's image of the same rescue system
+    secure_image: Path  # the USB image file with Debian's signed shim and GRUB (Secure Boot)
 
 
 @pytest.fixture(scope="module")
@@ -83,4 +84,9 @@ def usb_media(tmp_path_factory: pytest.TempPathFactory) -> UsbMedia:
         cmdline=cmdline.read_text().split(), menu=menu, loaders=usb.BootLoaders(), partition_name="Rescue System",
         fat_label="RESCUE SYS", epoch=1_700_000_000, seed="vm-rawdisk",
     )  # fmt: skip
-    return UsbMedia(root, stick, systems, grub_cfg, image, iso.path, argv, rawdisk)
+    secure_image = usb.build_usb_image(
+        root / "rear-secure.usb.img", usb.RescueSystem(first.host, "20240101.0000"), kernel=kernel, initrd=initrd,
+        cmdline=cmdline.read_text().split(), menu=menu, loaders=usb.BootLoaders(efi=EfiLoader.SIGNED_SHIM),
+        spec=usb.UsbImageSpec(esp_bytes=32 * MIB), epoch=1_700_000_000, seed="vm-usb-sb",
+    )  # fmt: skip
+    return UsbMedia(root, stick, systems, grub_cfg, image, iso.path, argv, rawdisk, secure_image)

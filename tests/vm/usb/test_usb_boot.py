@@ -1,4 +1,5 @@
-"""USB media boot in QEMU (TCG) to the real rescue system: the USB image file on SeaBIOS and OVMF; a stick made
+"""USB media boot in QEMU (TCG) to the real rescue system: the USB image file on SeaBIOS and OVMF, and with Debian's
+signed shim and GRUB on OVMF with Secure Boot enforced; the RAWDISK image on both firmwares; a stick made
 by `format` and two runs lists both rescue systems and each boots (the newest by default on SeaBIOS, the older
 one chosen in the GRUB menu on OVMF); the ISO `write` put on a loop device boots from that device. The verdict is
 the ready line on the serial console, and the kernel's "Command line:" naming the rescue system's directory."""
@@ -63,6 +64,26 @@ def test_rawdisk_boots_on_seabios_and_ovmf(usb_media: UsbMedia, tmp_path: Path) 
     assert "BOOT_IMAGE=/rear/" in _command_line(console)
     console = _boot(qemu(*ovmf(tmp_path), *_disk(disk)), tmp_path / "uefi.log", "RAWDISK, OVMF")
     assert "BOOT_IMAGE=/rear/" in _command_line(console)
+
+
+def test_usb_image_with_the_signed_chain_boots_with_secure_boot_on(usb_media: UsbMedia, tmp_path: Path) -> None:
+    disk = tmp_path / "secure.img"
+    shutil.copyfile(usb_media.secure_image, disk)
+    guest = Guest(qemu(*ovmf(tmp_path, secure=True), *_disk(disk)), tmp_path / "sb.log")
+    try:
+        guest.wait_for(READY, BOOT_TIMEOUT)
+        print(f"\nUSB image, OVMF Secure Boot: power-on to '{READY}' in {guest.elapsed():.1f} s")
+        assert "BOOT_IMAGE=/rear/" in _command_line(guest.console)
+        guest.wait_for(r"RESCUE [^\n]*# ", 60)
+        # the firmware really enforced it: the rescue system reads the SecureBoot variable (rearbuild.secureboot)
+        status, out = guest.shell(
+            "grep -q efivarfs /proc/mounts || mount -t efivarfs efivarfs /sys/firmware/efi/efivars; "
+            "rear dump > /tmp/dump 2>&1; grep SECURE_BOOT_STATE /tmp/dump || tail -5 /tmp/dump",  # the error if dump fails
+            timeout=120,
+        )
+        assert status == 0 and "enabled" in out, out
+    finally:
+        guest.close()
 
 
 def test_stick_menu_lists_both_runs_and_each_boots(usb_media: UsbMedia, tmp_path: Path) -> None:
