@@ -78,7 +78,7 @@ def test_usb_image_with_the_signed_chain_boots_with_secure_boot_on(usb_media: Us
         # the firmware really enforced it: the rescue system reads the SecureBoot variable (rearbuild.secureboot)
         status, out = guest.shell(
             "grep -q efivarfs /proc/mounts || mount -t efivarfs efivarfs /sys/firmware/efi/efivars; "
-            "rear dump > /tmp/dump 2>&1; grep SECURE_BOOT_STATE /tmp/dump || tail -5 /tmp/dump",  # the error if dump fails
+            "rear dump > /tmp/dump 2>&1; grep SECURE_BOOT_STATE /tmp/dump || tail -5 /tmp/dump",  # or its error
             timeout=120,
         )
         assert status == 0 and "enabled" in out, out
