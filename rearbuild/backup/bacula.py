@@ -27,6 +27,7 @@ from rearbuild.config.model import Config
 from rearbuild.errors import UserError
 from rearbuild.log import notice
 from rearbuild.recover.options import RecoverOptions
+from rearbuild.recover.target import restore_target
 from rearbuild.run import run
 
 _CONF_DIRS = ("/etc/bacula", "/opt/bacula/etc")  # ReaR's prep/BACULA/default/400_prep_bacula.sh
@@ -205,20 +206,8 @@ def verify(s: BaculaSettings, *, interactive: bool) -> None:
     check_director(s)
 
 
-def _target(options: RecoverOptions) -> Path:
-    target = options.target_root
-    if options.demo:
-        target.mkdir(mode=0o755, parents=True, exist_ok=True)
-    elif not os.path.ismount(target):
-        raise UserError(
-            f"nothing is mounted at {target}: the restore writes into the recreated file systems mounted there",
-            hint="run rearbuild recover, mount them yourself for restoreonly, or use --demo DIR",
-        )
-    return target
-
-
 def restore(s: BaculaSettings, options: RecoverOptions, *, interactive: bool) -> Path:
-    target = _target(options)
+    target = restore_target(options)
     if s.director_less:
         notice("restoring volume %s from %s into %s with bextract", s.bextract_volume, s.bextract_device, target)
         run([s.program("bextract"), "-c", str(s.conf("bacula-sd.conf")), "-V", s.bextract_volume,

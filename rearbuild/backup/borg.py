@@ -33,7 +33,7 @@ from rearbuild.errors import UserError
 from rearbuild.layout.model import Layout
 from rearbuild.log import notice
 from rearbuild.recover.options import RecoverOptions
-from rearbuild.recover.target import check_before_restore
+from rearbuild.recover.target import restore_target
 from rearbuild.run import CommandError, Result, run
 
 # ReaR's borg_set_vars: BORGBACKUP_PRUNE_KEEP_<X> -> --keep-<x>; the old BORGBACKUP_PRUNE_<X> are not defined here.
@@ -479,24 +479,10 @@ def verify(s: BorgSettings, *, interactive: bool) -> str:
     return archive
 
 
-def _target(options: RecoverOptions) -> Path:
-    target = options.target_root
-    if options.demo:
-        target.mkdir(mode=0o755, parents=True, exist_ok=True)
-    elif not os.path.ismount(target):
-        raise UserError(
-            f"nothing is mounted at {target}: the restore writes into the recreated file systems mounted there",
-            hint="run rearbuild recover (which recreates and mounts them), mount them yourself for restoreonly, "
-            "or use --demo DIR",
-        )
-    check_before_restore(target, demo=options.demo)
-    return target
-
-
 def restore(s: BorgSettings, archive: str, options: RecoverOptions) -> Path:
     """borg extract of the archive in the target. --numeric-ids: the rescue system's /etc/passwd is not the
     restored system's, so names would map files to the wrong owners (tar's --numeric-owner in NETFS)."""
-    target = _target(options)
+    target = restore_target(options)
     notice("restoring %s::%s into %s", s.where, archive, target)
     try:
         result = run(

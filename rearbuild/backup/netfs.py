@@ -50,7 +50,7 @@ from rearbuild.layout.disklayout import read_layout
 from rearbuild.layout.model import Layout
 from rearbuild.log import notice
 from rearbuild.recover.options import RecoverOptions
-from rearbuild.recover.target import check_before_restore
+from rearbuild.recover.target import restore_target
 from rearbuild.run import run
 from rearbuild.url import Reach, Scheme, Url, Use
 
@@ -702,20 +702,6 @@ def _restore_from_tape(s: NetfsSettings, tape: TapeSettings, target: Path) -> No
     notice("the archive read from tape matches its sha256 %s", trailer.sha256)
 
 
-def _target(options: RecoverOptions) -> Path:
-    target = options.target_root
-    if options.demo:
-        target.mkdir(mode=0o755, parents=True, exist_ok=True)
-    elif not os.path.ismount(target):
-        raise UserError(
-            f"nothing is mounted at {target}: the restore writes into the recreated file systems mounted there",
-            hint="run rearbuild recover (which recreates and mounts them), mount them yourself for restoreonly, "
-            "or use --demo DIR",
-        )
-    check_before_restore(target, demo=options.demo)
-    return target
-
-
 @dataclass(frozen=True)
 class Restored:
     target: Path
@@ -725,7 +711,7 @@ class Restored:
 
 def restore_backup(s: NetfsSettings, options: RecoverOptions, *, mount_dir: Path, recovery_dir: Path) -> Restored:
     """Restore the archive into the target (/mnt/local, or the --demo directory)."""
-    target = _target(options)
+    target = restore_target(options)
     entries: tuple[directories.DirEntry, ...] = ()
     includes: tuple[str, ...] | None = None
     if s.tape is not None:

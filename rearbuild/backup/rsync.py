@@ -31,7 +31,7 @@ from rearbuild.errors import UserError
 from rearbuild.layout.model import Layout
 from rearbuild.log import notice
 from rearbuild.recover.options import RecoverOptions
-from rearbuild.recover.target import check_before_restore
+from rearbuild.recover.target import restore_target
 from rearbuild.run import Result, run
 
 # rsync(1) EXIT VALUES: 24 is "partial transfer due to vanished source files" -- a live system's churn.
@@ -265,24 +265,10 @@ def verify(s: RsyncSettings) -> None:
     notice("backup at %s: %d top-level entries", s.remote, len(entries))
 
 
-def _target(options: RecoverOptions) -> Path:
-    target = options.target_root
-    if options.demo:
-        target.mkdir(mode=0o755, parents=True, exist_ok=True)
-    elif not os.path.ismount(target):
-        raise UserError(
-            f"nothing is mounted at {target}: the restore writes into the recreated file systems mounted there",
-            hint="run rearbuild recover (which recreates and mounts them), mount them yourself for restoreonly, "
-            "or use --demo DIR",
-        )
-    check_before_restore(target, demo=options.demo)
-    return target
-
-
 def restore(s: RsyncSettings, options: RecoverOptions) -> Path:
     """rsync the backup tree into the target (ReaR: restore/RSYNC/default/400_restore_rsync_backup.sh, with
     --relative removed as in 200_remove_relative_rsync_option.sh)."""
-    target = _target(options)
+    target = restore_target(options)
     transfer = tuple(o for o in s.transfer_options() if o not in ("--relative", "-R"))
     notice("restoring %s into %s", s.remote, target)
     result = run(["rsync", *transfer, s.remote + "/", f"{target}/"], check=False, timeout=None)

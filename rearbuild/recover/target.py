@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from rearbuild.errors import UserError
+from rearbuild.recover.options import RecoverOptions
 
 log = logging.getLogger("rearbuild.recover")
 
@@ -268,3 +269,19 @@ def check_before_restore(root: Path, *, demo: bool) -> None:
         f"write through: {first} -> {leads}{_more(len(found.links))}",
         hint=f"nothing was written; {where}, or remove those links",
     )
+
+
+def restore_target(options: RecoverOptions) -> Path:
+    """Where a backup method restores to, checked before anything is written: a --demo directory (made when
+    missing), else the recreated file systems mounted at the target root; check_before_restore's refusals too."""
+    target = options.target_root
+    if options.demo:
+        target.mkdir(mode=0o755, parents=True, exist_ok=True)
+    elif not os.path.ismount(target):
+        raise UserError(
+            f"nothing is mounted at {target}: the restore writes into the recreated file systems mounted there",
+            hint="run rearbuild recover (which recreates and mounts them), mount them yourself for restoreonly, "
+            "or use --demo DIR",
+        )
+    check_before_restore(target, demo=options.demo)
+    return target
