@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rearbuild.backup.selection import Selection, select
+from rearbuild.backup.selection import Selection, backup_selection
 from rearbuild.config.model import Config, truth
 from rearbuild.errors import UserError
 from rearbuild.layout.model import Layout
@@ -109,6 +109,7 @@ class BorgSettings:
     only_include: bool = False
     exclude: tuple[str, ...] = ()
     only_exclude: bool = False
+    exclude_mountpoints: tuple[str, ...] = ()  # EXCLUDE_MOUNTPOINTS: file systems recreated but not backed up
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)  # BORG_*: may hold the passphrase
 
     @property
@@ -209,6 +210,7 @@ def settings(config: Config) -> BorgSettings:
         only_include=config.flag("BACKUP_ONLY_INCLUDE"),
         exclude=config.items("BACKUP_PROG_EXCLUDE"),
         only_exclude=config.flag("BACKUP_ONLY_EXCLUDE"),
+        exclude_mountpoints=config.items("EXCLUDE_MOUNTPOINTS"),
         environment={n: config.text(n) for n in ENVIRONMENT if config.text(n)},
     )
 
@@ -350,22 +352,10 @@ def next_archive(s: BorgSettings, names: tuple[str, ...]) -> str:
 
 
 def selection(s: BorgSettings, layout: Layout | None, never: tuple[str, ...]) -> Selection:
-    extra = [s.repo] if not s.host else []
-    chosen = select(
-        layout,
-        include=s.include,
-        only_include=s.only_include,
-        exclude=s.exclude,
-        extra_excludes=extra,
-        only_exclude=s.only_exclude,
-        never=never,
-    )
-    if not chosen.includes:
-        raise UserError(
-            "nothing to back up: no mounted file system of the layout and no existing BACKUP_PROG_INCLUDE path",
-            hint="check BACKUP_PROG_INCLUDE and BACKUP_ONLY_INCLUDE, or run savelayout first",
-        )
-    return chosen
+    extra = [s.repo] if not s.host else []  # a local repository is never backed up into itself
+    return backup_selection(layout, include=s.include, only_include=s.only_include, exclude=s.exclude,
+                            extra_excludes=extra, only_exclude=s.only_exclude,
+                            exclude_mountpoints=s.exclude_mountpoints, never=never)  # fmt: skip
 
 
 def make_backup(s: BorgSettings, chosen: Selection, work_dir: Path, existing: tuple[str, ...] | None = None) -> str:

@@ -41,7 +41,7 @@ from rearbuild.backup.chain import RESTORE_OPTION, BackupType, ChainSettings, Pl
 from rearbuild.backup.location import reachable
 from rearbuild.backup.pipeline import Step, stream
 from rearbuild.backup.progress import Progress, human_bytes
-from rearbuild.backup.selection import Selection, layout_mountpoints, select, used_bytes
+from rearbuild.backup.selection import Selection, backup_selection, layout_mountpoints, used_bytes
 from rearbuild.backup.tape import Drive, TapeLayout, TapeSettings, Trailer, nonrewinding, parse_block_size
 from rearbuild.compression import Codec
 from rearbuild.config.model import Config
@@ -306,24 +306,9 @@ def _same_fs(path: Path, mountpoints: tuple[str, ...]) -> str | None:
 
 def selection(s: NetfsSettings, places: Places, layout: Layout | None) -> Selection:
     extra = [str(s.url.path)] if s.url.scheme.reach is Reach.LOCAL else []
-    chosen = select(
-        layout,
-        include=s.include,
-        only_include=s.only_include,
-        exclude=s.exclude,
-        extra_excludes=extra,
-        only_exclude=s.only_exclude,
-        exclude_mountpoints=s.exclude_mountpoints,
-        never=places.never_backed_up,
-    )
-    for path in chosen.missing:
-        log.warning("not backed up: %s does not exist", path)
-    if not chosen.includes:
-        raise UserError(
-            "nothing to back up: no mounted file system of the layout and no existing BACKUP_PROG_INCLUDE path",
-            hint="check BACKUP_PROG_INCLUDE and BACKUP_ONLY_INCLUDE, or run savelayout first",
-        )
-    return chosen
+    return backup_selection(layout, include=s.include, only_include=s.only_include, exclude=s.exclude,
+                            extra_excludes=extra, only_exclude=s.only_exclude,
+                            exclude_mountpoints=s.exclude_mountpoints, never=places.never_backed_up)  # fmt: skip
 
 
 def _kept_copy(directory: Path) -> Path:

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rearbuild.backup.selection import Selection, select
+from rearbuild.backup.selection import Selection, backup_selection
 from rearbuild.config.model import Config
 from rearbuild.errors import UserError
 from rearbuild.layout.model import Layout
@@ -115,6 +115,7 @@ class RsyncSettings:
     only_include: bool = False
     exclude: tuple[str, ...] = ()
     only_exclude: bool = False
+    exclude_mountpoints: tuple[str, ...] = ()  # EXCLUDE_MOUNTPOINTS: file systems recreated but not backed up
 
     @property
     def remote(self) -> str:
@@ -145,6 +146,7 @@ def settings(config: Config) -> RsyncSettings:
         only_include=config.flag("BACKUP_ONLY_INCLUDE"),
         exclude=config.items("BACKUP_PROG_EXCLUDE"),
         only_exclude=config.flag("BACKUP_ONLY_EXCLUDE"),
+        exclude_mountpoints=config.items("EXCLUDE_MOUNTPOINTS"),
     )
 
 
@@ -190,20 +192,9 @@ def _listing(options: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def selection(s: RsyncSettings, layout: Layout | None, never: tuple[str, ...]) -> Selection:
-    chosen = select(
-        layout,
-        include=s.include,
-        only_include=s.only_include,
-        exclude=s.exclude,
-        only_exclude=s.only_exclude,
-        never=never,
-    )
-    if not chosen.includes:
-        raise UserError(
-            "nothing to back up: no mounted file system of the layout and no existing BACKUP_PROG_INCLUDE path",
-            hint="check BACKUP_PROG_INCLUDE and BACKUP_ONLY_INCLUDE, or run savelayout first",
-        )
-    return chosen
+    return backup_selection(layout, include=s.include, only_include=s.only_include, exclude=s.exclude,
+                            only_exclude=s.only_exclude, exclude_mountpoints=s.exclude_mountpoints,
+                            never=never)  # fmt: skip
 
 
 def make_backup(s: RsyncSettings, chosen: Selection, work_dir: Path) -> str:

@@ -8,12 +8,16 @@ excluded from the layout (`#fs ...`) is excluded from the backup too.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from rearbuild.errors import UserError
 from rearbuild.layout.model import BtrfsMountedSubvol, Fs, Layout
+
+log = logging.getLogger("rearbuild.backup")
 
 
 @dataclass(frozen=True)
@@ -117,3 +121,29 @@ def used_bytes(paths: Sequence[str]) -> int | None:
         seen.add(device)
         total += (st.f_blocks - st.f_bfree) * st.f_frsize
     return total
+
+
+def backup_selection(
+    layout: Layout | None,
+    *,
+    include: Sequence[str] = (),
+    only_include: bool = False,
+    exclude: Sequence[str] = (),
+    extra_excludes: Sequence[str] = (),
+    only_exclude: bool = False,
+    exclude_mountpoints: Sequence[str] = (),
+    never: Sequence[str] = (),
+) -> Selection:
+    """select() for a backup that is about to run (NETFS, BORG, RSYNC): a missing include is a warning, nothing
+    to back up at all is a UserError before anything is written."""
+    chosen = select(layout, include=include, only_include=only_include, exclude=exclude,
+                    extra_excludes=extra_excludes, only_exclude=only_exclude,
+                    exclude_mountpoints=exclude_mountpoints, never=never)  # fmt: skip
+    for path in chosen.missing:
+        log.warning("not backed up: %s does not exist", path)
+    if not chosen.includes:
+        raise UserError(
+            "nothing to back up: no mounted file system of the layout and no existing BACKUP_PROG_INCLUDE path",
+            hint="check BACKUP_PROG_INCLUDE and BACKUP_ONLY_INCLUDE, or run savelayout first",
+        )
+    return chosen

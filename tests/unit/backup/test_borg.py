@@ -58,3 +58,8 @@ def test_the_image_configuration_carries_no_passphrase_unless_asked(rear_env: Re
     kept = config_entries(rear_env.config_dir, secrets=blanked_secrets(keep_borg_passphrase=True))
     (conf,) = [e for e in kept if e.path.endswith("local.conf")]
     assert conf.source is not None and b"s3cr3t" in conf.source.read_bytes()
+
+
+def test_exclude_mountpoints_reach_the_borg_selection(rear_env: RearEnv) -> None:
+    s = settings(shipped_config(rear_env, "BACKUP=BORG\nBORGBACKUP_REPO=/srv/repo\nEXCLUDE_MOUNTPOINTS=( /home )\n"))
+    assert s.exclude_mountpoints == ("/home",)

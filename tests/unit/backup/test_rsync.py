@@ -41,3 +41,8 @@ def test_a_url_port_reaches_ssh_unless_the_options_name_a_shell(rear_env: RearEn
     )
     assert "--rsh=ssh -p 2222" not in s.transfer_options()
     assert s.options[:5] == ("--sparse", "--archive", "--hard-links", "--numeric-ids", "--stats")  # ReaR's default
+
+
+def test_exclude_mountpoints_reach_the_rsync_selection(rear_env: RearEnv) -> None:
+    s = settings(shipped_config(rear_env, "BACKUP=RSYNC\nBACKUP_URL=rsync://srv/b\nEXCLUDE_MOUNTPOINTS=( /home )\n"))
+    assert s.exclude_mountpoints == ("/home",)
