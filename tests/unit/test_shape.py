@@ -83,3 +83,12 @@ for path in sys.argv[1:]:
     recipes = sorted(str(p) for p in (default_share_dir() / "recipes").rglob("*.py"))
     result = subprocess.run([sys.executable, "-c", code, *recipes], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_shipped_data_holds_no_symlinks() -> None:
+    # A wheel cannot hold a symlink (it stores the target's bytes): a container build's share directory would
+    # then differ from the checkout's, and so would the rescue image made from it.
+    top = Path(__file__).resolve().parents[2]
+    links = [str(p.relative_to(top)) for part in ("recipes", "skel", "images", "conf") for p in (top / part).rglob("*")
+             if p.is_symlink()]  # fmt: skip
+    assert not links, f"symlinks in shipped data: {links}"
