@@ -115,6 +115,15 @@ class Context:
             demo=getattr(args, "demo", None),
         )
 
+    def never_backed_up(self) -> tuple[str, ...]:
+        """What this run of rearbuild writes itself and no backup may carry (rearbuild.backup.netfs.own_files):
+        the same for every file-level backup method."""
+        from rearbuild.backup.netfs import own_files  # imported on first use, as the collect modules above
+
+        return own_files(cache_dir=self.paths.cache_dir, var_dir=self.paths.var_dir, build_dir=self.build_dir,
+                         iso_dir=self.text("ISO_DIR"), output_url=self.text("OUTPUT_URL"),
+                         output_prefix=self.text("OUTPUT_PREFIX"))  # fmt: skip
+
     def record_maker(self) -> RecordMaker:
         """The run's RecordMaker for the host, hashing through the cache in CACHE_DIR (one per run)."""
         # imported on first use: recovery in the rescue system never collects, and starts faster without them

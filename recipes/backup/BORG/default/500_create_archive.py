@@ -6,19 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from rearbuild.backup.borg import make_backup, selection, settings
-from rearbuild.backup.netfs import backup_layout, own_files
+from rearbuild.backup.netfs import backup_layout
 from rearbuild.context import Context
 
 
 def main(ctx: Context) -> None:
     s = settings(ctx.settings)
-    own = own_files(
-        cache_dir=ctx.paths.cache_dir,
-        var_dir=ctx.paths.var_dir,
-        build_dir=ctx.build_dir,
-        iso_dir=ctx.text("ISO_DIR"),
-        output_url=ctx.text("OUTPUT_URL"),
-        output_prefix=ctx.text("OUTPUT_PREFIX"),
-    )
+    own = ctx.never_backed_up()
     layout = backup_layout(ctx.state.layout, Path(ctx.text("DISKLAYOUT_FILE")))
     make_backup(s, selection(s, layout, own), ctx.tmp_dir, ctx.state.borg_archives)

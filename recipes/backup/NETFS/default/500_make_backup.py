@@ -10,7 +10,6 @@ from rearbuild.backup.netfs import (
     backup_layout,
     check_destination,
     make_backup,
-    own_files,
     settings,
 )
 from rearbuild.context import Context
@@ -20,14 +19,7 @@ def main(ctx: Context) -> None:
     s = settings(ctx.settings, key=KeyNeed.CONFIGURED)
     workflow = ctx.options.workflow
     check_destination(s, backing_up=True, builds_iso=workflow.builds_image and ctx.text("OUTPUT") == "ISO")
-    own = own_files(
-        cache_dir=ctx.paths.cache_dir,
-        var_dir=ctx.paths.var_dir,
-        build_dir=ctx.build_dir,
-        iso_dir=ctx.text("ISO_DIR"),
-        output_url=ctx.text("OUTPUT_URL"),
-        output_prefix=ctx.text("OUTPUT_PREFIX"),
-    )
+    own = ctx.never_backed_up()
     places = Places(ctx.tmp_dir, ctx.mount_dir, ctx.paths.recovery_dir, never_backed_up=own)
     layout = backup_layout(ctx.state.layout, Path(ctx.text("DISKLAYOUT_FILE")))
     backup = make_backup(s, places, layout)

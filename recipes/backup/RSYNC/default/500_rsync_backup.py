@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rearbuild.backup.netfs import backup_layout, own_files
+from rearbuild.backup.netfs import backup_layout
 from rearbuild.backup.rsync import make_backup, selection, settings
 from rearbuild.context import Context
 from rearbuild.log import notice
@@ -13,14 +13,7 @@ from rearbuild.log import notice
 
 def main(ctx: Context) -> None:
     s = settings(ctx.settings)
-    own = own_files(
-        cache_dir=ctx.paths.cache_dir,
-        var_dir=ctx.paths.var_dir,
-        build_dir=ctx.build_dir,
-        iso_dir=ctx.text("ISO_DIR"),
-        output_url=ctx.text("OUTPUT_URL"),
-        output_prefix=ctx.text("OUTPUT_PREFIX"),
-    )
+    own = ctx.never_backed_up()
     layout = backup_layout(ctx.state.layout, Path(ctx.text("DISKLAYOUT_FILE")))
     summary = make_backup(s, selection(s, layout, own), ctx.tmp_dir)
     if summary:
