@@ -21,6 +21,9 @@ def default_share_dir(package_dir: Path = PACKAGE_DIR) -> Path:
     """The checkout's top level when rearbuild runs from it (or is installed editable), else the copy a wheel
     carries in rearbuild/share (setup.py puts it there)."""
     checkout = package_dir.parent
+    if checkout.is_file():
+        # the rescue system runs rearbuild from a zipapp (rearbuild.build.zipapp); its data lies beside it
+        return checkout.parent
     if all((checkout / part).is_dir() for part in SHARE_PARTS) and (checkout / "conf" / "default.conf").is_file():
         return checkout
     return package_dir / "share"

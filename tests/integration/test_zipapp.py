@@ -35,3 +35,12 @@ def test_the_zipapp_runs_with_the_share_directory_only(tmp_path: Path) -> None:
         outputs[args[-1]] = done.stdout
     assert "ISO_MKISOFS_BIN: accepted, has no effect" in outputs["ISO_MKISOFS_BIN"]  # the table was read
     assert outputs["OUTPUT_URL"].startswith("OUTPUT_URL=")  # default.conf's documentation was read
+    # the image's layout: the share directory is the zipapp's own directory (/usr/share/rear), found also
+    # without the wrapper's variable (a script that imports rearbuild from the zipapp)
+    beside = tmp_path / "image"
+    shutil.copytree(share, beside)
+    shutil.copy(app, beside / app.name)
+    argv[2] = str(beside / app.name)
+    done = subprocess.run([*argv, "dump", "ISO_MKISOFS_BIN"], capture_output=True, text=True,
+                          env={"PATH": env["PATH"]}, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and "ISO_MKISOFS_BIN: accepted, has no effect" in done.stdout, done.stderr[-2000:]

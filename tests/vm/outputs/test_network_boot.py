@@ -133,7 +133,8 @@ def test_cdrom_burns_the_rescue_iso_and_refuses_a_missing_drive(outputs: Outputs
         f"OUTPUT_URL=file://{outputs.root / 'out'}\nOUTPUT=CDROM\n{SMALL}CDROM_DEVICE=stdio:/nonexistent/disc.img\n"
     )
     root = outputs.root
-    argv = [sys.executable, "-m", "rearbuild", "-v", "-c", str(root / "etc"), "--var-dir", str(root / "var"),
+    # -d: each stage on the terminal as it starts (-v shows them only as a table at the end of a run that finishes)
+    argv = [sys.executable, "-m", "rearbuild", "-d", "-c", str(root / "etc"), "--var-dir", str(root / "var"),
             "--log-dir", str(root / "log"), "--tmpdir", str(root / "tmp"), "image"]  # fmt: skip
     result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
